@@ -1,0 +1,3 @@
+from stereofix.cli import main
+
+main()

@@ -1,0 +1,382 @@
+"""Command line: parses arguments, calls the library, prints results. No media work happens here.
+
+Exit codes (stable): 0 nothing wrong / done; 1 a defect was found (swapped, mixed, polarity);
+2 usage or runtime error (bad input, unwritable output); 3 undetermined (uncertain,
+not-spatial). A batch exits with the most severe code over its files, in the order 2 > 1 > 3 > 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from stereofix.errors import StereofixError, WeightsError
+
+EXIT_OK, EXIT_SWAP, EXIT_ERROR, EXIT_UNDETERMINED = 0, 1, 2, 3
+_SEVERITY = {EXIT_OK: 0, EXIT_UNDETERMINED: 1, EXIT_SWAP: 2, EXIT_ERROR: 3}
+
+app = typer.Typer(
+    name="stereofix",
+    help="Tell whether a video's left and right audio channels are swapped relative to its picture, "
+    "repair it without touching anything else, and upmix mono to picture-following stereo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+train_app = typer.Typer(help="Train the project's models (needs the synthesizer's source bank).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+log = logging.getLogger("stereofix")
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+FilesArg = Annotated[list[str], typer.Argument(help="Media files; '-' reads standard input.", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object per file on stdout.")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where the model runs.")]
+WeightsOpt = Annotated[
+    Optional[Path],
+    typer.Option("--weights", envvar="STEREOFIX_WEIGHTS", help="Model weights file (default: the shipped flip-v1)."),
+]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for the model.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Details on stderr.")]
+OutOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Output file ('-' = standard output); one input only.")]
+OutDirOpt = Annotated[Optional[Path], typer.Option("--output-dir", help="Write each output under this folder, same name.")]
+InplaceOpt = Annotated[bool, typer.Option("--inplace", help="Replace the input atomically (temp file, verify, fsync, rename).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
+KeepMtimeOpt = Annotated[bool, typer.Option("--keep-mtime", help="Keep the original's modification time (with --inplace).")]
+ContainerOpt = Annotated[
+    Optional[str],
+    typer.Option("--format", help="Output container (e.g. matroska, mp4); default: the input's, or Matroska on stdout."),
+]
+
+
+def _stderr() -> Console:
+    # Created per call, not at import: a module-level Console fixes its width too early.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _setup(quiet: bool, verbose: bool, threads: int | None) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="stereofix: %(message)s", stream=sys.stderr, force=True)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _error(path: str, exc: Exception) -> None:
+    _stderr().print(f"stereofix: error: {exc}" if str(exc).startswith(path) else f"stereofix: error: {path}: {exc}", markup=False)
+
+
+@contextmanager
+def _input(name: str) -> Iterator[Path]:
+    """A readable path for `name`; '-' spools standard input to a temporary file."""
+    if name != "-":
+        yield Path(name)
+        return
+    from stereofix.media import spool_stdin
+
+    tmp = spool_stdin()
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _progress(enabled: bool, description: str) -> Iterator:
+    """A progress callback; draws a bar only when stderr is a terminal."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=_stderr(), transient=True) as bar:
+        task = bar.add_task(description, total=1.0)
+        yield lambda f: bar.update(task, completed=f)
+
+
+def _worst(codes: list[int]) -> int:
+    return max(codes, key=_SEVERITY.__getitem__) if codes else EXIT_OK
+
+
+def _load_analyzer(weights: Path | None, device: Device, required: bool):
+    """The model, or None (with a warning) when no weights exist and the command can do without."""
+    from stereofix.infer import Analyzer
+
+    try:
+        return Analyzer.load(weights, device.value)
+    except WeightsError as exc:
+        if required or weights is not None:
+            raise
+        log.warning("%s; audio-only diagnostics", exc)
+        return None
+
+
+def _describe(result) -> str:
+    v = result.verdict
+    text = f"{result.path}: {v.verdict}"
+    if v.probability is not None:
+        text += f" (p={v.probability:.2f})"
+    if v.stretches:
+        text += " flipped " + ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in v.stretches)
+    if v.reason and v.verdict not in ("ok", "swapped", "mixed"):
+        text += f" - {v.reason}"
+    return text
+
+
+@app.command()
+def check(
+    files: FilesArg,
+    json_out: JsonOpt = False,
+    device: DeviceOpt = Device.auto,
+    weights: WeightsOpt = None,
+    threads: ThreadsOpt = None,
+    windows: Annotated[int, typer.Option("--windows", min=1, max=256, help="Windows read per file.")] = 16,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the evidence to this PNG (one input only).")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Report per file: ok, swapped, mixed, uncertain, not-spatial, polarity, no-audio or no-video.
+
+    Exit code: 0 ok, 1 swapped/mixed/polarity, 2 error, 3 undetermined; a batch gives the most severe.
+    """
+    _setup(quiet, verbose, threads)
+    if plot is not None and len(files) != 1:
+        _usage("--plot takes exactly one input file")
+    codes: list[int] = []
+    try:
+        analyzer = _load_analyzer(weights, device, required=False)
+    except StereofixError as exc:
+        _stderr().print(f"stereofix: error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    from stereofix.infer import check as run_check
+
+    for name in files:
+        try:
+            with _input(name) as path, _progress(not quiet, f"checking {name}") as cb:
+                result = run_check(path, analyzer, max_windows=windows, progress=cb)
+                result.path = name
+                if plot is not None:
+                    from stereofix.plot import plot_check
+
+                    plot_check(path, result, plot, analyzer)
+        except StereofixError as exc:
+            _error(name, exc)
+            codes.append(EXIT_ERROR)
+            continue
+        if json_out:
+            typer.echo(json.dumps(result.to_dict()))
+        else:
+            typer.echo(_describe(result))
+        if result.exit_code == EXIT_ERROR:
+            log.error("%s: %s", name, result.verdict.reason)
+        codes.append(result.exit_code)
+    raise typer.Exit(_worst(codes))
+
+
+def _usage(message: str) -> None:
+    _stderr().print(f"stereofix: usage error: {message}", markup=False)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def _destinations(files: list[str], output: str | None, output_dir: Path | None, inplace: bool, dry_run: bool) -> list[str | None]:
+    """Where each input goes: a path, '-' (stdout), or None for in place."""
+    chosen = sum(x is not None and x is not False for x in (output, output_dir, inplace or None))
+    if chosen != 1 and not (dry_run and chosen == 0):
+        _usage("choose exactly one of --inplace, -o/--output, --output-dir")
+    if output is not None and len(files) != 1:
+        _usage("-o/--output takes exactly one input; use --output-dir for several")
+    if inplace and "-" in files:
+        _usage("--inplace cannot rewrite standard input; use -o")
+    if output_dir is not None:
+        if "-" in files:
+            _usage("--output-dir needs named inputs; use -o for standard input")
+        if not output_dir.is_dir():
+            _usage(f"--output-dir {output_dir}: not a folder")
+        return [str(output_dir / Path(f).name) for f in files]
+    if output is not None:
+        return [output]
+    return [None] * len(files)
+
+
+@app.command()
+def repair(
+    files: FilesArg,
+    inplace: InplaceOpt = False,
+    output: OutOpt = None,
+    output_dir: OutDirOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Swap without asking the model.")] = False,
+    segments: Annotated[bool, typer.Option("--segments", help="For 'mixed' files, swap only the flipped stretches.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be done; write nothing.")] = False,
+    overwrite: OverwriteOpt = False,
+    keep_mtime: KeepMtimeOpt = False,
+    container: ContainerOpt = None,
+    json_out: JsonOpt = False,
+    device: DeviceOpt = Device.auto,
+    weights: WeightsOpt = None,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Exchange left and right where `check` says the file is swapped (or always, with --force).
+
+    Everything else in the file is stream-copied: video packets, other tracks, subtitles, chapters,
+    tags and dispositions. Files that are not swapped are left alone. Exit code: 0 done, 2 error,
+    3 undetermined files left alone.
+    """
+    _setup(quiet, verbose, threads)
+    dests = _destinations(files, output, output_dir, inplace, dry_run)
+    to_stdout = output == "-"
+    out = _stderr() if to_stdout else None
+    codes: list[int] = []
+    analyzer = None
+    if not force:
+        try:
+            analyzer = _load_analyzer(weights, device, required=True)
+        except StereofixError as exc:
+            _stderr().print(f"stereofix: error: {exc} (or use --force)", markup=False)
+            raise typer.Exit(EXIT_ERROR)
+    from stereofix.infer import repair as run_repair
+
+    for name, dest in zip(files, dests):
+        try:
+            with _input(name) as path, _progress(not quiet and not to_stdout, f"repairing {name}") as cb:
+                report = run_repair(
+                    path,
+                    dest,
+                    analyzer=analyzer,
+                    inplace=inplace,
+                    force=force,
+                    segments=segments,
+                    dry_run=dry_run,
+                    overwrite=overwrite,
+                    keep_mtime=keep_mtime,
+                    container=container,
+                    progress=cb,
+                )
+                report.path = name
+        except StereofixError as exc:
+            _error(name, exc)
+            codes.append(EXIT_ERROR)
+            continue
+        line = json.dumps(report.to_dict()) if json_out else report.describe()
+        if out is not None:
+            out.print(line, markup=False)
+        else:
+            typer.echo(line)
+        codes.append(report.exit_code)
+    raise typer.Exit(_worst(codes))
+
+
+@app.command()
+def upmix(
+    files: FilesArg,
+    inplace: InplaceOpt = False,
+    output: OutOpt = None,
+    output_dir: OutDirOpt = None,
+    overwrite: OverwriteOpt = False,
+    keep_mtime: KeepMtimeOpt = False,
+    container: ContainerOpt = None,
+    json_out: JsonOpt = False,
+    device: DeviceOpt = Device.auto,
+    weights: WeightsOpt = None,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Turn mono or dual-mono audio into stereo that follows the picture (full band, source rate)."""
+    _setup(quiet, verbose, threads)
+    _destinations(files, output, output_dir, inplace, False)
+    _stderr().print(
+        "stereofix: error: upmix needs the upmixer model, which is not trained yet in this version", markup=False
+    )
+    raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write scene_XXXX.mp4 and manifest.json into.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of scenes.")] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="First scene's seed; scene i uses seed + i.")] = 0,
+    split: Annotated[str, typer.Option("--split", help="Material split: train, val or test (held out).")] = "test",
+    duration: Annotated[float, typer.Option("--duration", min=0.5, help="Seconds per scene.")] = 8.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Write synthetic scenes with known truth as ordinary mp4 files (H.264 + AAC) plus manifest.json."""
+    _setup(quiet, False, None)
+    from stereofix.synth import export_scenes
+
+    if split not in ("train", "val", "test"):
+        _usage("--split must be train, val or test")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = export_scenes(out, n, seed, split, duration_s=duration)
+    except StereofixError as exc:
+        _stderr().print(f"stereofix: error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    typer.echo(str(manifest))
+
+
+@train_app.command("flip")
+def train_flip(
+    out: Annotated[Path, typer.Option("--out", help="Run folder: checkpoints, log, final weights.")] = Path("runs/flip"),
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Optimizer steps.")] = 6000,
+    batch: Annotated[int, typer.Option("--batch", min=2, help="Windows per step.")] = 32,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Scene-rendering worker processes.")] = 1,
+    videos: Annotated[
+        Optional[Path], typer.Option("--videos", help="Folder of your own stereo videos: self-supervised fine-tuning.")
+    ] = None,
+    init: Annotated[Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning).")] = None,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the run folder's last checkpoint.")] = True,
+    device: DeviceOpt = Device.auto,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train the flip classifier on synthesized scenes (or fine-tune on your own stereo videos)."""
+    _setup(quiet, False, threads)
+    from stereofix.infer import resolve_device
+    from stereofix.train.flip import TrainConfig, train
+
+    try:
+        cfg = TrainConfig(out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume)
+        final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
+    except StereofixError as exc:
+        _stderr().print(f"stereofix: error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    typer.echo(str(final))
+
+
+def main() -> None:
+    """Entry point; turns anything unexpected into one line and exit code 2."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("stereofix: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        # Downstream of a pipe closed early (e.g. `| head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for the user
+        sys.stderr.write(f"stereofix: error: {type(exc).__name__}: {exc}\n")
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,104 @@
+"""Stereo audio features that keep interaural level AND time/phase differences.
+
+Real binaural time differences are 40-140 us, one or two samples at 16 kHz, so magnitude
+spectrograms alone cannot see them: the cross-spectrum's phase (per band) and an upsampled
+GCC-PHAT (per time step) resolve them. Every feature has an exact mirror under a channel swap
+(`swap_features`), which is what makes the classifier's logit exactly antisymmetric.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SAMPLE_RATE = 16000  # Hz
+N_FFT = 512  # samples (32 ms)
+HOP = 256  # samples (16 ms)
+N_BANDS = 48  # frequency bands, mel-like spacing
+TIME_POOL = 4  # STFT frames per feature step (64 ms)
+GCC_MAX_LAG = 24  # samples (1.5 ms: spaced pairs up to ~50 cm)
+GCC_UPSAMPLE = 4  # sub-sample lag resolution (1/4 sample = 16 us)
+N_LAGS = 2 * GCC_MAX_LAG * GCC_UPSAMPLE + 1
+BAND_FEATURES = 4  # mid level, ILD, coherent phase cos, coherent phase sin
+EPS = 1e-8
+
+
+def _band_matrix() -> torch.Tensor:
+    """[N_BANDS, F] triangular filters on a mel scale from 50 Hz to Nyquist."""
+    n_freq = N_FFT // 2 + 1
+    freqs = torch.linspace(0, SAMPLE_RATE / 2, n_freq)
+    mel = lambda f: 2595 * math.log10(1 + f / 700)  # noqa: E731
+    edges_mel = torch.linspace(mel(50.0), mel(SAMPLE_RATE / 2), N_BANDS + 2)
+    edges = 700 * (10 ** (edges_mel / 2595) - 1)
+    m = torch.zeros(N_BANDS, n_freq)
+    for b in range(N_BANDS):
+        lo, c, hi = edges[b], edges[b + 1], edges[b + 2]
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        m[b] = torch.clamp(torch.minimum(up, down), min=0)
+        if m[b].sum() == 0:  # narrow low band: take the nearest bin
+            m[b, int(torch.argmin((freqs - c).abs()))] = 1.0
+    return m / m.sum(1, keepdim=True)
+
+
+_BANDS = _band_matrix()
+_WINDOW = torch.hann_window(N_FFT)
+
+
+def n_steps(n_samples: int) -> int:
+    """Feature time steps for a window of `n_samples`."""
+    return (n_samples // HOP + 1) // TIME_POOL
+
+
+def stereo_features(audio: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Features of a batch of stereo windows.
+
+    Args:
+        audio: [B, 2, N] float32 at SAMPLE_RATE, channel 0 = left.
+
+    Returns:
+        bands: [B, BAND_FEATURES, N_BANDS, S]: mid log level, ILD (dB/10), coherent phase cos and sin.
+        gcc: [B, N_LAGS, S]: GCC-PHAT over lags -GCC_MAX_LAG..+GCC_MAX_LAG samples (positive = left earlier).
+        S = n_steps(N).
+    """
+    b, _, n = audio.shape
+    spec = torch.stft(audio.reshape(b * 2, n), N_FFT, HOP, window=_WINDOW.to(audio.device), return_complex=True)
+    spec = spec.reshape(b, 2, spec.shape[-2], spec.shape[-1])
+    steps = spec.shape[-1] // TIME_POOL
+    spec = spec[..., : steps * TIME_POOL]
+    left, right = spec[:, 0], spec[:, 1]  # [B, F, T]
+    cross = left * right.conj()
+    pl, pr = left.abs() ** 2, right.abs() ** 2
+
+    def pool(x: torch.Tensor) -> torch.Tensor:  # [B, F, T] -> [B, F, S]
+        return x.reshape(*x.shape[:-1], steps, TIME_POOL).mean(-1)
+
+    pl, pr = pool(pl), pool(pr)
+    cross = torch.complex(pool(cross.real), pool(cross.imag))
+    bands = _BANDS.to(audio.device)
+    bl = torch.einsum("kf,bfs->bks", bands, pl)
+    br = torch.einsum("kf,bfs->bks", bands, pr)
+    bc_re = torch.einsum("kf,bfs->bks", bands, cross.real)
+    bc_im = torch.einsum("kf,bfs->bks", bands, cross.imag)
+    # Levels relative to the window's loudest band: the model sees spectra, not absolute gain, and
+    # a floor 60 dB down keeps silent bands from producing random ILDs.
+    ref = torch.amax(bl + br, dim=(1, 2), keepdim=True) + EPS
+    floor = ref * 1e-6
+    mid = torch.log10((bl + br) / ref + 1e-6)
+    ild = torch.log10((bl + floor) / (br + floor))
+    norm = torch.sqrt(bl * br) + floor
+    feats = torch.stack([mid, ild, bc_re / norm, bc_im / norm], dim=1)
+    # GCC-PHAT: whitened cross-spectrum -> correlation over lags; upsampled by zero-padding the spectrum.
+    phat = cross / (cross.abs() + EPS * ref.squeeze(-1).unsqueeze(-1) * 1e-3 + 1e-12)
+    corr = torch.fft.irfft(phat.transpose(1, 2), n=N_FFT * GCC_UPSAMPLE)  # [B, S, N_FFT*UP]
+    lag = GCC_MAX_LAG * GCC_UPSAMPLE
+    # irfft of L * conj(R) peaks at minus the delay of R behind L; flip so positive lags = left earlier.
+    gcc = torch.cat([corr[..., -lag:], corr[..., : lag + 1]], dim=-1).flip(-1).transpose(1, 2) * GCC_UPSAMPLE
+    return {"bands": feats, "gcc": gcc}
+
+
+def swap_features(f: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The features of the same windows with channels exchanged, computed exactly from `f`."""
+    sign = torch.tensor([1.0, -1.0, 1.0, -1.0], device=f["bands"].device).view(1, 4, 1, 1)
+    return {"bands": f["bands"] * sign, "gcc": f["gcc"].flip(1)}

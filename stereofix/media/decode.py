@@ -1,0 +1,232 @@
+"""Decode audio and frames into arrays, honouring container timestamps.
+
+Everything past this module sees `[C, N]` float32 audio at a chosen rate, or `[N, H, W, 3]` uint8
+frames at chosen times. Times are seconds on the container's presentation timeline, so start
+offsets, gaps, variable frame rate and edit lists stay aligned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from stereofix.errors import InputError
+from stereofix.media.probe import open_input
+
+GAP_TOLERANCE_S = 0.002  # timestamp jitter below this is treated as contiguous audio
+BLOCK_S = 10.0  # streaming block length: bounds memory for long files
+
+
+def _audio_stream(c, stream_index: int | None):
+    if stream_index is None:
+        if not c.streams.audio:
+            raise InputError(f"{c.name}: no audio stream")
+        return c.streams.audio[0]
+    s = c.streams[stream_index]
+    if s.type != "audio":
+        raise InputError(f"{c.name}: stream {stream_index} is not audio")
+    return s
+
+
+def _native_blocks(c, stream, start: float | None, end: float | None) -> Iterator[np.ndarray]:
+    """Contiguous native-rate blocks [C, n] from `start` (or the first sample), gaps zero-filled."""
+    sr = stream.codec_context.sample_rate
+    if start is not None and start > 0:
+        c.seek(int(max(0.0, start - 0.1) / stream.time_base), stream=stream, backward=True)
+    origin = start  # timeline time of sample 0 of the output
+    written = 0  # native samples emitted so far
+    try:
+        for frame in c.decode(stream):
+            data = frame.to_ndarray()
+            if data.dtype != np.float32:
+                data = _to_float(data, frame.format.name)
+            if not frame.format.is_planar:
+                data = data.reshape(-1, frame.layout.nb_channels).T
+            if origin is None:
+                origin = frame.time if frame.time is not None else 0.0
+            if frame.time is not None:
+                # Timestamps decide only where audio starts, where a gap is, or where pre-roll ends;
+                # otherwise samples are counted, since some containers round timestamps to 1 ms.
+                pos = int(round((frame.time - origin) * sr))
+                tol = GAP_TOLERANCE_S * sr
+                if pos > written + tol:
+                    yield np.zeros((data.shape[0], pos - written), np.float32)
+                    written = pos
+                elif pos < written - tol or (written == 0 and pos < 0):  # pre-roll before `start`, or overlap
+                    data = data[:, written - pos :]
+            if end is not None:
+                remain = int(round((end - origin) * sr)) - written
+                if remain <= 0:
+                    return
+                data = data[:, :remain]
+            if data.shape[1]:
+                written += data.shape[1]
+                yield np.ascontiguousarray(data, dtype=np.float32)
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{c.name}: audio decode failed ({exc})") from None
+
+
+def _to_float(data: np.ndarray, fmt: str) -> np.ndarray:
+    if data.dtype.kind == "f":
+        return data.astype(np.float32)
+    if data.dtype == np.uint8:
+        return (data.astype(np.float32) - 128.0) / 128.0
+    return data.astype(np.float32) / float(np.iinfo(data.dtype).max + 1)
+
+
+def iter_audio(
+    path: str | Path,
+    stream_index: int | None = None,
+    sample_rate: int | None = 16000,
+    start: float | None = None,
+    duration: float | None = None,
+    block_s: float = BLOCK_S,
+) -> Iterator[np.ndarray]:
+    """Stream audio as float32 blocks [C, n] at `sample_rate` (None keeps the native rate).
+
+    Memory stays flat in the file's length: each block holds at most about `block_s` seconds.
+    Sample 0 of the first block is at timeline time `start` (or the stream's first sample).
+    """
+    with open_input(path) as c:
+        stream = _audio_stream(c, stream_index)
+        stream.thread_type = "AUTO"
+        native = stream.codec_context.sample_rate
+        layout = stream.codec_context.layout
+        end = None if duration is None or start is None else start + duration
+        if end is None and duration is not None:
+            first = stream.start_time * stream.time_base if stream.start_time is not None else 0.0
+            start, end = float(first), float(first) + duration
+        resampler = None
+        if sample_rate and sample_rate != native:
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+        pending: list[np.ndarray] = []
+        pending_n = 0
+        block_n = int(block_s * native)
+        for block in _native_blocks(c, stream, start, end):
+            pending.append(block)
+            pending_n += block.shape[1]
+            if pending_n >= block_n:
+                yield _resample(resampler, np.concatenate(pending, axis=1), native, layout)
+                pending, pending_n = [], 0
+        if pending:
+            yield _resample(resampler, np.concatenate(pending, axis=1), native, layout)
+        if resampler is not None:
+            tail = resampler.resample(None)
+            if tail:
+                yield np.concatenate([f.to_ndarray() for f in tail], axis=1)
+
+
+def _resample(resampler, block: np.ndarray, rate: int, layout) -> np.ndarray:
+    if resampler is None:
+        return block
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block), format="fltp", layout=layout)
+    frame.sample_rate = rate
+    frame.time_base = Fraction(1, rate)
+    frame.pts = None
+    out = resampler.resample(frame)
+    if not out:
+        return np.zeros((block.shape[0], 0), np.float32)
+    return np.concatenate([f.to_ndarray() for f in out], axis=1)
+
+
+def read_audio(
+    path: str | Path,
+    stream_index: int | None = None,
+    sample_rate: int | None = 16000,
+    start: float | None = None,
+    duration: float | None = None,
+) -> np.ndarray:
+    """Decode audio to float32 [C, N]; with `duration`, exactly round(duration * rate) samples (zero-padded).
+
+    Raises:
+        InputError: no such audio stream, or the audio cannot be decoded.
+    """
+    blocks = list(iter_audio(path, stream_index, sample_rate, start, duration))
+    channels = blocks[0].shape[0] if blocks else 2
+    audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((channels, 0), np.float32)
+    if duration is not None and sample_rate:
+        n = int(round(duration * sample_rate))
+        audio = audio[:, :n]
+        if audio.shape[1] < n:
+            audio = np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
+    return audio
+
+
+def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is `long_side`, both even."""
+    scale = long_side / max(width, height)
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+def read_frames(
+    path: str | Path,
+    times: Sequence[float],
+    stream_index: int | None = None,
+    long_side: int = 128,
+    size: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames shown at each of `times` (seconds, timeline), scaled and rotated for display.
+
+    Seeks to the keyframe before a time only when the decoder cannot reach it by decoding forward
+    within the same stretch, so windowed access costs a few GOPs, not the whole file.
+
+    Returns:
+        frames: [N, H, W, 3] uint8 RGB in display orientation (`size` = (W, H) if given).
+        shown: [N] float64 timestamps of the frames actually returned.
+    """
+    order = np.argsort(np.asarray(times, dtype=np.float64), kind="stable")
+    out: list[np.ndarray | None] = [None] * len(times)
+    shown = np.zeros(len(times))
+    with open_input(path) as c:
+        if not c.streams.video:
+            raise InputError(f"{c.name}: no video stream")
+        stream = c.streams.video[0] if stream_index is None else c.streams[stream_index]
+        stream.thread_type = "AUTO"
+        decoder = None
+        last = None  # (time, frame) most recently decoded
+        for i in order:
+            t = float(times[i])
+            if decoder is None or last is None or t < last[0] or t - last[0] > 2.0:
+                # Seek: cheaper than decoding forward through more than a couple of seconds.
+                c.seek(int(max(t, 0.0) / stream.time_base) if stream.time_base else 0, stream=stream, backward=True)
+                decoder, last = c.decode(stream), None
+            chosen = last
+            try:
+                for frame in decoder:
+                    ft = frame.time if frame.time is not None else 0.0
+                    if ft > t + 1e-6 and chosen is not None:
+                        last = (ft, frame)
+                        _store(out, shown, i, chosen, long_side, size)
+                        chosen = None
+                        break
+                    chosen = (ft, frame)
+                    last = chosen
+                else:
+                    decoder = None
+            except av.error.FFmpegError as exc:
+                raise InputError(f"{c.name}: video decode failed ({exc})") from None
+            if chosen is not None:
+                _store(out, shown, i, chosen, long_side, size)
+            if out[i] is None:
+                raise InputError(f"{c.name}: no video frame at {t:.3f} s")
+    return np.stack(out), shown
+
+
+def _store(out, shown, i, chosen, long_side, size) -> None:
+    ft, frame = chosen
+    rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+    w, h = frame.width, frame.height
+    if rot in (90, 270):
+        w, h = h, w
+    dw, dh = size if size is not None else display_size(w, h, long_side)
+    if rot in (90, 270):
+        dw, dh = dh, dw
+    img = frame.reformat(width=dw, height=dh, format="rgb24", interpolation="AREA").to_ndarray()
+    if rot:
+        img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
+    out[i] = img
+    shown[i] = ft

@@ -1,0 +1,179 @@
+"""The flip classifier: frames + both channels in, one "flipped" logit out.
+
+Structure (after "Telling Left from Right", made small enough for a CPU):
+
+    audio [B,2,N] -> stereo_features -> AudioSide  -> alpha [B,S->T,D]   (where the sound is, per step)
+                                     -> AudioContent -> gamma [B,T,C]    (what is sounding, per frame)
+    frames [B,T,3,H,W] + motion -> VisualEncoder, FiLM(gamma) -> "sounding" map -> column attention
+                                -> beta [B,T,D] (where the sounding thing is in the picture)
+    logit = mean_t sum_k alpha[t,k] * beta[t,k] * gate[t]
+
+alpha is computed as a(f) - a(swap(f)), so swapping the channels negates the logit exactly; the
+product with beta means the model can only be confident when BOTH the audio and the picture
+place the source off centre, which is what makes centred, off-screen and dual-mono windows
+come out near p = 0.5 (abstain) rather than a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stereofix import features as feats
+
+FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
+FRAME_WIDTH = 128
+MODEL_FPS = 4.0  # frames per second of window
+
+
+@dataclass(frozen=True)
+class FlipConfig:
+    dim: int = 16  # size of the shared "side" space of alpha and beta
+    audio_hidden: int = 128
+    content: int = 48
+    visual: tuple[int, int, int] = (24, 48, 64)
+    window_s: float = 2.0
+    fps: float = MODEL_FPS
+
+    @property
+    def n_frames(self) -> int:
+        return int(round(self.window_s * self.fps))
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.window_s * feats.SAMPLE_RATE))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["visual"] = list(self.visual)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FlipConfig":
+        d = dict(d)
+        if "visual" in d:
+            d["visual"] = tuple(d["visual"])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+class AudioSide(nn.Module):
+    """Per-step direction code from ILD/phase/GCC features; odd under a channel swap by construction."""
+
+    def __init__(self, cfg: FlipConfig) -> None:
+        super().__init__()
+        c_in = feats.BAND_FEATURES * feats.N_BANDS + feats.N_LAGS
+        h = cfg.audio_hidden
+        self.net = nn.Sequential(
+            nn.Conv1d(c_in, h, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(h, h, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(h, cfg.dim, 1),
+        )
+
+    def _branch(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
+        b, c, k, s = f["bands"].shape
+        x = torch.cat([f["bands"].reshape(b, c * k, s), f["gcc"]], dim=1)
+        return self.net(x)
+
+    def forward(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[B, D, S]"""
+        both = {k: torch.cat([v, w]) for (k, v), w in zip(f.items(), feats.swap_features(f).values())}
+        out = self._branch(both)
+        a, a_swapped = out.chunk(2)
+        return a - a_swapped
+
+
+class AudioContent(nn.Module):
+    """What is sounding and when (mid level per band): conditions the picture on the sound."""
+
+    def __init__(self, cfg: FlipConfig) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(feats.N_BANDS, cfg.content, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(cfg.content, cfg.content, 3, padding=1),
+        )
+
+    def forward(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[B, C, S]"""
+        return self.net(f["bands"][:, 0])
+
+
+class VisualEncoder(nn.Module):
+    """Small CNN over RGB + frame difference (motion), shared across frames.
+
+    A 4x4 stride-4 stem (a patch embedding) keeps the full 72x128 input, so small sources still
+    cover a few cells, at a quarter of the cost of a 3x3 stride-2 stem.
+    """
+
+    def __init__(self, cfg: FlipConfig) -> None:
+        super().__init__()
+        c1, c2, c3 = cfg.visual
+        self.convs = nn.Sequential(
+            nn.Conv2d(6, c1, 4, stride=4), nn.BatchNorm2d(c1), nn.GELU(),
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.BatchNorm2d(c2), nn.GELU(),
+            nn.Conv2d(c2, c3, 3, padding=1), nn.BatchNorm2d(c3), nn.GELU(),
+        )  # fmt: skip
+        self.out_channels = c3
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames [B, T, 3, H, W] float in [0, 1] -> [B, T, C, H/8, W/8]"""
+        b, t = frames.shape[:2]
+        prev = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+        x = torch.cat([frames - 0.5, (frames - prev) * 4.0], dim=2).flatten(0, 1)
+        y = self.convs(x)
+        return y.reshape(b, t, *y.shape[1:])
+
+
+class FlipNet(nn.Module):
+    def __init__(self, cfg: FlipConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or FlipConfig()
+        self.audio_side = AudioSide(cfg)
+        self.audio_content = AudioContent(cfg)
+        self.visual = VisualEncoder(cfg)
+        c = self.visual.out_channels
+        self.film = nn.Linear(cfg.content, 2 * c)
+        self.sounding = nn.Conv2d(c, 1, 1)
+        self.gate = nn.Linear(c, 1)
+        cols = FRAME_WIDTH // 8
+        self.column_code = nn.Parameter(torch.randn(cfg.dim, cols) * 0.1)
+
+    def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is."""
+        v = self.visual(frames)  # [B, T, C, h, w]
+        scale, shift = self.film(content).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
+        h = F.gelu(v * (1 + scale) + shift)
+        logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
+        att = torch.softmax(logits, dim=-1).reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
+        # Mirror-odd column code: a source at the picture's centre maps to zero.
+        code = self.column_code - self.column_code.flip(-1)  # [D, w]
+        beta = torch.einsum("bthw,dw->btd", att, code)
+        pooled = (h * att.unsqueeze(2)).sum((-1, -2))  # [B, T, C]
+        gate = F.softplus(self.gate(pooled))  # [B, T, 1]: how sure the picture is
+        return beta * gate, att
+
+    def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False):
+        """
+        Args:
+            frames: [B, T, 3, H, W] uint8 or float in [0, 1], T = cfg.n_frames, H x W = 72 x 128.
+            audio: [B, 2, N] float32 at 16 kHz, channel 0 = left.
+
+        Returns:
+            logit [B]: > 0 means the channels are flipped relative to the picture.
+        """
+        if frames.dtype == torch.uint8:
+            frames = frames.float() / 255.0
+        f = feats.stereo_features(audio)
+        t = frames.shape[1]
+        alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
+        content = F.adaptive_avg_pool1d(self.audio_content(f), t).transpose(1, 2)  # [B, T, C]
+        beta, att = self.side_of_picture(frames, content)
+        logit = (alpha * beta).sum(-1).mean(-1)
+        if return_parts:
+            return logit, {"alpha": alpha, "beta": beta, "attention": att}
+        return logit

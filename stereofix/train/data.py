@@ -1,0 +1,134 @@
+"""Training examples for the flip task: (frames, audio, label) from scenes or from the user's videos.
+
+The flip task needs no labels: any stereo window whose channels agree with its picture becomes
+a "flipped" example by exchanging the channels. Mirroring the picture AND exchanging the channels
+keeps the label, which doubles what each scene teaches.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi", ".ts", ".mts"}
+
+
+def frames_to_model(frames: np.ndarray) -> torch.Tensor:
+    """[T, H, W, 3] uint8 of any aspect -> [T, 3, 72, 128] uint8 (stretched; horizontal position kept)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    if x.shape[-2:] != (FRAME_HEIGHT, FRAME_WIDTH):
+        x = F.interpolate(x.float(), size=(FRAME_HEIGHT, FRAME_WIDTH), mode="bilinear", align_corners=False)
+        x = x.round().clamp(0, 255).to(torch.uint8)
+    return x
+
+
+def scene_example(scene) -> dict:
+    """A Scene as unflipped tensors plus the truth fields training reports by."""
+    return {
+        "frames": frames_to_model(scene.frames),
+        "audio": torch.from_numpy(np.ascontiguousarray(scene.audio[:2], dtype=np.float32)),
+        "scene_type": scene.truth.get("scene_type", "?"),
+        "side": int(scene.truth.get("side", 0)),
+    }
+
+
+def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example."""
+    if rng.random() < 0.5:
+        frames = frames.flip(-1)
+        audio = audio.flip(0)
+    label = 0.0
+    if rng.random() < 0.5:
+        audio = audio.flip(0)
+        label = 1.0
+    gain = 10 ** (rng.uniform(-20, 6) / 20)  # level does not tell the side
+    return frames, audio * gain, label
+
+
+class ReplayPool:
+    """A ring of recent examples: fresh scenes stream in while each is seen a few times.
+
+    Rendering one scene costs about as much as one training step on a few examples, so reusing each
+    scene (under different random flips and mirrors) keeps two CPU cores busy with the model.
+    """
+
+    def __init__(self, capacity: int, seed: int) -> None:
+        self.capacity = capacity
+        self.items: list[dict] = []
+        self.next = 0
+        self.rng = random.Random(seed)
+
+    def add(self, ex: dict) -> None:
+        if len(self.items) < self.capacity:
+            self.items.append(ex)
+        else:
+            self.items[self.next] = ex
+            self.next = (self.next + 1) % self.capacity
+
+    def batch(self, size: int) -> dict[str, torch.Tensor]:
+        picks = [self.items[self.rng.randrange(len(self.items))] for _ in range(size)]
+        fr, au, lb = zip(*(augment(p["frames"], p["audio"], self.rng) for p in picks))
+        n = min(a.shape[-1] for a in au)
+        return {
+            "frames": torch.stack(fr),
+            "audio": torch.stack([a[:, :n] for a in au]),
+            "label": torch.tensor(lb),
+        }
+
+
+def video_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+
+
+class VideoWindows(torch.utils.data.IterableDataset):
+    """Random windows from a folder of the user's own stereo videos (self-supervised fine-tuning).
+
+    Windows whose audio the diagnostics call not-spatial (mono, dual-mono, silence ...) are skipped:
+    they teach nothing about sides.
+    """
+
+    def __init__(self, folder: Path, window_s: float, fps: float, seed: int = 0) -> None:
+        super().__init__()
+        self.files = video_files(folder)
+        self.window_s, self.fps, self.seed = window_s, fps, seed
+
+    def __iter__(self) -> Iterator[dict]:
+        from stereofix import diagnostics, media
+        from stereofix.errors import StereofixError
+        from stereofix.windows import Window, frame_times
+
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(self.seed + (info.id if info else 0))
+        durations: dict[Path, float] = {}
+        misses = 0
+        while self.files:
+            path = rng.choice(self.files)
+            try:
+                if path not in durations:
+                    mi = media.probe(path)
+                    a, v = mi.default_audio(), mi.default_video()
+                    ok = a is not None and v is not None and (a.channels or 0) >= 2
+                    durations[path] = (mi.duration or 0.0) if ok else 0.0
+                span = durations[path] - self.window_s
+                if span <= 0:
+                    misses += 1
+                    if misses > 50 * len(self.files):
+                        return
+                    continue
+                t0 = rng.uniform(0, span)
+                w = Window(t0, t0 + self.window_s)
+                audio = media.read_audio(path, None, 16000, start=w.start, duration=self.window_s)[:2]
+                if diagnostics.diagnose([audio]).reason is not None:
+                    continue
+                frames, _ = media.read_frames(path, frame_times(w, self.fps), size=(FRAME_WIDTH, FRAME_HEIGHT))
+            except StereofixError:
+                durations[path] = 0.0
+                continue
+            yield {"frames": frames_to_model(frames), "audio": torch.from_numpy(audio), "scene_type": "video", "side": 0}

@@ -1,0 +1,200 @@
+"""Train the flip classifier on synthesized scenes, or fine-tune it on the user's own stereo videos.
+
+    stereofix train flip --out runs/flip --steps 6000 --batch 32 --seed 0
+
+Scenes stream in from worker processes into a replay pool (see data.ReplayPool); each step draws a
+batch from the pool under random flips and mirrors. Every `ckpt_every` steps the run folder gets
+`last.pt` (model, optimizer, step: `--resume` continues from it); every `val_every` steps the model
+is scored on a fixed set of validation scenes (material training never sees) and `best.pt` keeps
+the best. The log is JSON lines in `log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stereofix.errors import InputError
+from stereofix.models import FlipConfig, FlipNet
+from stereofix.train.data import ReplayPool, VideoWindows, scene_example
+
+
+@dataclass
+class TrainConfig:
+    out: Path = Path("runs/flip")
+    steps: int = 6000
+    batch: int = 32
+    seed: int = 0
+    workers: int = 1
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    pool: int = 3000  # examples kept for replay
+    fresh_per_step: int = 6  # new scenes pulled into the pool per step
+    warm_pool: int = 256  # scenes rendered before the first step
+    val_scenes: int = 320
+    val_every: int = 500
+    ckpt_every: int = 250
+    videos: Path | None = None
+    init: Path | None = None
+    resume: bool = True
+    model: FlipConfig = field(default_factory=FlipConfig)
+
+
+def _render_kwargs(cfg: FlipConfig) -> dict:
+    return {"duration_s": cfg.window_s, "sample_rate": 16000, "fps": cfg.fps, "long_side": 128}
+
+
+def _source(tc: TrainConfig, device: str):
+    """An iterator of unflipped examples: synthesized scenes or windows of the user's videos."""
+    if tc.videos is not None:
+        if not tc.videos.is_dir():
+            raise InputError(f"--videos {tc.videos}: not a folder")
+        ds = VideoWindows(tc.videos, tc.model.window_s, tc.model.fps, tc.seed)
+        if not ds.files:
+            raise InputError(f"--videos {tc.videos}: no video files found")
+    else:
+        from stereofix.synth import SceneStream
+
+        ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=scene_example, **_render_kwargs(tc.model))
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=None, num_workers=tc.workers, prefetch_factor=16 if tc.workers else None, persistent_workers=bool(tc.workers)
+    )
+    return iter(loader)
+
+
+def validation_set(n: int, cfg: FlipConfig, seed: int = 1) -> list[dict]:
+    """A fixed list of validation scenes (split "val"), as unflipped examples."""
+    from stereofix.synth import render_scene
+
+    return [scene_example(render_scene(seed * 100_000 + i, "val", **_render_kwargs(cfg))) for i in range(n)]
+
+
+@torch.no_grad()
+def window_logits(model: FlipNet, examples: list[dict], device: str, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Logits of each example as rendered (label 0) and with channels exchanged (label 1)."""
+    model.eval()
+    straight, flipped = [], []
+    for i in range(0, len(examples), batch):
+        chunk = examples[i : i + batch]
+        n = min(e["audio"].shape[-1] for e in chunk)
+        fr = torch.stack([e["frames"] for e in chunk]).to(device)
+        au = torch.stack([e["audio"][:, :n] for e in chunk]).to(device)
+        straight.append(model(fr, au).cpu())
+        flipped.append(model(fr, au.flip(1)).cpu())
+    return torch.cat(straight).numpy(), torch.cat(flipped).numpy()
+
+
+def evaluate(model: FlipNet, examples: list[dict], device: str) -> dict:
+    """Window accuracy on scenes with a clear side, and how near 0.5 the rest stay."""
+    s, f = window_logits(model, examples, device)
+    side = np.array([e["side"] for e in examples])
+    types = np.array([e["scene_type"] for e in examples])
+    logits = np.concatenate([s, f])
+    labels = np.concatenate([np.zeros_like(s), np.ones_like(f)])
+    clear = np.concatenate([side != 0, side != 0])
+    loss = float(F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels)).item())
+    out = {"val_loss": loss}
+    if clear.any():
+        out["val_acc_clear"] = float(((logits[clear] > 0) == (labels[clear] > 0.5)).mean())
+        out["val_loss_clear"] = float(
+            F.binary_cross_entropy_with_logits(torch.from_numpy(logits[clear]), torch.from_numpy(labels[clear])).item()
+        )
+    if (~clear).any():
+        p = 1 / (1 + np.exp(-logits[~clear]))
+        out["val_abstain_mean_conf"] = float(np.abs(p - 0.5).mean() * 2)
+    for t in sorted(set(types)):
+        m = np.concatenate([types == t, types == t])
+        out[f"acc_{t}"] = float(((logits[m] > 0) == (labels[m] > 0.5)).mean())
+    return out
+
+
+def _lr(step: int, tc: TrainConfig) -> float:
+    warm = min(200, tc.steps // 10 + 1)
+    if step < warm:
+        return tc.lr * (step + 1) / warm
+    return tc.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, tc.steps - warm)))
+
+
+def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = print) -> Path:
+    """Run (or resume) a training run; returns the path of the final weights file."""
+    from stereofix.weights import load_checkpoint, save_checkpoint
+
+    torch.manual_seed(tc.seed)
+    random.seed(tc.seed)
+    tc.out.mkdir(parents=True, exist_ok=True)
+    model = FlipNet(tc.model).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    step = 0
+    best = float("inf")
+    last = tc.out / "last.pt"
+    if tc.resume and last.exists():
+        state = torch.load(last, map_location=device, weights_only=True)
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        step, best = int(state["step"]), float(state["best"])
+        log(f"resumed from {last} at step {step}")
+    elif tc.init is not None:
+        model.load_state_dict(load_checkpoint(tc.init)["state_dict"])
+        log(f"initialised from {tc.init}")
+    (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))
+
+    t0 = time.time()
+    val = validation_set(tc.val_scenes, tc.model) if tc.videos is None else []
+    log(f"validation set: {len(val)} scenes in {time.time() - t0:.1f}s")
+    source = _source(tc, device)
+    pool = ReplayPool(tc.pool, tc.seed + step)
+    t0 = time.time()
+    for _ in range(tc.warm_pool):
+        pool.add(next(source))
+    log(f"pool warmed with {tc.warm_pool} scenes in {time.time() - t0:.1f}s")
+    logf = open(tc.out / "log.jsonl", "a")
+    t_start, seen = time.time(), 0
+    running = []
+    while step < tc.steps:
+        model.train()
+        for _ in range(tc.fresh_per_step):
+            pool.add(next(source))
+        seen += tc.fresh_per_step
+        b = pool.batch(tc.batch)
+        for g in opt.param_groups:
+            g["lr"] = _lr(step, tc)
+        logits = model(b["frames"].to(device), b["audio"].to(device))
+        loss = F.binary_cross_entropy_with_logits(logits, b["label"].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        step += 1
+        running.append(loss.item())
+        if step % 50 == 0:
+            rate = step / max(1e-9, time.time() - t_start)
+            rec = {"step": step, "loss": float(np.mean(running)), "lr": _lr(step, tc), "scenes": seen, "elapsed_s": round(time.time() - t_start, 1)}
+            running = []
+            logf.write(json.dumps(rec) + "\n")
+            logf.flush()
+            log(f"step {step} loss {rec['loss']:.4f} ({rec['elapsed_s']}s, {seen} scenes)")
+        if step % tc.ckpt_every == 0 or step == tc.steps:
+            torch.save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "best": best}, last.with_suffix(".tmp"))
+            last.with_suffix(".tmp").replace(last)
+        if val and (step % tc.val_every == 0 or step == tc.steps):
+            metrics = evaluate(model, val, device)
+            metrics["step"] = step
+            logf.write(json.dumps(metrics) + "\n")
+            logf.flush()
+            log("val " + " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items()))
+            if metrics["val_loss"] < best:
+                best = metrics["val_loss"]
+                save_checkpoint(tc.out / "best.pt", model, meta={"step": step, **metrics})
+    logf.close()
+    final = tc.out / "final.pt"
+    save_checkpoint(final, model, meta={"step": step, "train_seconds": round(time.time() - t_start, 1)})
+    return final

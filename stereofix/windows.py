@@ -1,0 +1,65 @@
+"""Where to look in a file: pure functions from durations (seconds) to window start times.
+
+`check` reads a bounded number of windows spread over the whole file, so its cost is nearly
+flat in the file's length; starts snap to keyframes so each window decodes from the keyframe it
+begins at instead of from one up to a GOP earlier.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WINDOW_S = 2.0  # seconds of audio (and frames under it) the model judges at once
+MAX_WINDOWS = 16  # windows read from any one file
+MIN_WINDOW_S = 1.0  # a file shorter than this gets one zero-padded window
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float  # seconds, container timeline
+    end: float
+
+    @property
+    def mid(self) -> float:
+        return 0.5 * (self.start + self.end)
+
+
+def plan_windows(
+    start: float,
+    duration: float,
+    window_s: float = WINDOW_S,
+    max_windows: int = MAX_WINDOWS,
+    keyframes: Sequence[float] | None = None,
+) -> list[Window]:
+    """Evenly spread windows over [start, start + duration), snapped to keyframes where possible.
+
+    Short files are tiled end to end; long files get `max_windows` windows spread evenly, so the
+    start, middle and end of the file are all seen.
+    """
+    if duration <= 0:
+        return []
+    if duration <= window_s:
+        return [Window(start, start + window_s)]
+    n = min(max_windows, math.ceil(duration / window_s))
+    span = duration - window_s
+    targets = [start + span * i / (n - 1) for i in range(n)] if n > 1 else [start]
+    if keyframes:
+        targets = [_snap(t, keyframes, start, start + span) for t in targets]
+    starts = sorted(set(round(t, 6) for t in targets))
+    return [Window(s, s + window_s) for s in starts]
+
+
+def _snap(t: float, keyframes: Sequence[float], lo: float, hi: float) -> float:
+    """The nearest keyframe to `t` inside [lo, hi], or `t` when none is within a window's reach."""
+    best = min(keyframes, key=lambda k: abs(k - t))
+    if abs(best - t) <= WINDOW_S * 2 and lo <= best <= hi:
+        return float(best)
+    return t
+
+
+def frame_times(window: Window, fps: float) -> list[float]:
+    """Times of the frames the model sees in a window: centred in `fps` slots."""
+    n = max(1, int(round((window.end - window.start) * fps)))
+    return [window.start + (i + 0.5) / fps for i in range(n)]

@@ -1,0 +1,142 @@
+"""The media layer: probe, timestamp-honouring audio decode, windowed frame access, stdin spooling."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import shutil
+
+import numpy as np
+import pytest
+
+from stereofix import media
+from stereofix.errors import InputError
+from tests.conftest import FPS, SR, frames_with_index, noise, stereo_clip
+
+
+def test_probe_reports_streams(tmp_path):
+    path = stereo_clip(tmp_path / "a.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    info = media.probe(path)
+    a, v = info.default_audio(), info.default_video()
+    assert (a.codec, a.channels, a.sample_rate, a.layout) == ("aac", 2, SR, "stereo")
+    assert (v.codec, v.width, v.height) == ("h264", 128, 72)
+    assert v.fps == pytest.approx(FPS)
+    assert not v.variable_frame_rate
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+    assert media.keyframe_times(path, v.index)
+
+
+def test_read_audio_keeps_channel_order_and_rate(tmp_path):
+    left, right = noise(1, 2), noise(2, 2)
+    path = stereo_clip(tmp_path / "a.mkv", np.stack([left, right]), audio_codec="flac")
+    out = media.read_audio(path, sample_rate=None)
+    assert out.shape[0] == 2
+    np.testing.assert_allclose(out[0, : left.size], left, atol=1e-4)
+    np.testing.assert_allclose(out[1, : right.size], right, atol=1e-4)
+    low = media.read_audio(path, sample_rate=16000, start=0.5, duration=1.0)
+    assert low.shape == (2, 16000)
+
+
+def test_read_audio_window_is_aligned_to_timeline(tmp_path):
+    """A click at 1.25 s must land at 0.25 s into a window starting at 1.0 s."""
+    x = np.zeros(2 * SR, np.float32)
+    x[int(1.25 * SR)] = 0.9
+    path = stereo_clip(tmp_path / "click.mov", np.stack([x, x]), audio_codec="pcm_s16le")
+    w = media.read_audio(path, sample_rate=16000, start=1.0, duration=0.5)
+    assert abs(int(np.argmax(np.abs(w[0]))) - 4000) <= 1
+
+
+def test_start_offset_is_honoured(tmp_path):
+    """Audio that starts 0.5 s into the timeline: a window at 0 s has 0.5 s of silence first."""
+    src = stereo_clip(tmp_path / "a.mkv", np.stack([noise(1, 2), noise(2, 2)]), audio_codec="flac")
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg CLI needed to build an offset file")
+    off = tmp_path / "off.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-itsoffset", "0.5", "-i", str(src),
+                    "-map", "0:v", "-map", "1:a", "-c", "copy", str(off)], check=True)
+    a = media.probe(off).default_audio()
+    assert a.start_time == pytest.approx(0.5, abs=0.01)
+    w = media.read_audio(off, sample_rate=16000, start=0.0, duration=1.0)
+    assert np.abs(w[:, :7000]).max() == 0
+    assert np.abs(w[:, 8500:]).max() > 0.01
+
+
+def test_read_frames_at_times(tmp_path):
+    path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    times = [1.5, 0.0, 0.41, 1.96]
+    frames, shown = media.read_frames(path, times, size=(64, 36))
+    assert frames.shape == (4, 36, 64, 3)
+    for t, s, f in zip(times, shown, frames):
+        k = int(round(s * FPS))
+        assert s <= t + 1e-6 and t - s < 1 / FPS + 1e-6
+        assert abs(float(f[:, :20].mean()) - 4 * k) < 3  # brightness encodes the frame index
+
+
+def test_rotation_is_applied(tmp_path):
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg CLI needed to tag rotation")
+    src = media.write_clip(tmp_path / "a.mp4", frames_with_index(10, asymmetric=True), FPS)
+    rot = tmp_path / "rot.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rot)], check=True)
+    info = media.probe(rot)
+    assert info.default_video().rotation in (90, 270)
+    frames, _ = media.read_frames(rot, [0.0], long_side=128)
+    assert frames.shape[1:3] == (128, 72)  # portrait after rotation
+    # Reference: the ffmpeg CLI's own autorotation of the same file.
+    ref = subprocess.run(["ffmpeg", "-v", "error", "-i", str(rot), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         check=True, capture_output=True).stdout
+    ref = np.frombuffer(ref, np.uint8).reshape(128, 72, 3)
+    red_ours = np.argwhere(frames[0][..., 0] > 200).mean(0)
+    red_ref = np.argwhere(ref[..., 0] > 200).mean(0)
+    assert np.abs(red_ours - red_ref).max() < 4
+
+
+def test_variable_frame_rate_frames_follow_timestamps(tmp_path):
+    """Frames shown at irregular times: read_frames must pick by timestamp, not by index."""
+    import av
+    from fractions import Fraction
+
+    path = tmp_path / "vfr.mkv"
+    pts_ms = [0, 40, 200, 240, 600, 1000]
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for k, p in enumerate(pts_ms):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * k, np.uint8), format="rgb24")
+            f.pts, f.time_base = p, Fraction(1, 1000)
+            for pkt in s.encode(f):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    frames, shown = media.read_frames(path, [0.3, 0.7, 0.1], size=(64, 48))
+    np.testing.assert_allclose(shown, [0.24, 0.6, 0.04], atol=1e-3)
+    assert abs(float(frames[0].mean()) - 120) < 8
+
+
+def test_iter_audio_streams_in_bounded_blocks(tmp_path):
+    path = stereo_clip(tmp_path / "long.mkv", np.stack([noise(1, 6), noise(2, 6)]), seconds=6, audio_codec="flac")
+    blocks = list(media.iter_audio(path, sample_rate=16000, block_s=1.0))
+    assert len(blocks) >= 5
+    assert max(b.shape[1] for b in blocks) <= 16000 * 1.2
+    assert sum(b.shape[1] for b in blocks) == pytest.approx(6 * 16000, abs=200)
+
+
+def test_spool_stdin_round_trips_bytes(tmp_path):
+    data = b"\x00\x01media" * 1000
+    p = media.spool_stdin(io.BytesIO(data))
+    try:
+        assert p.read_bytes() == data
+    finally:
+        p.unlink()
+
+
+@pytest.mark.parametrize("maker", ["missing", "directory", "text"])
+def test_probe_rejects_non_media(tmp_path, maker):
+    target = tmp_path / "x.mp4"
+    if maker == "directory":
+        target.mkdir()
+    elif maker == "text":
+        target.write_text("hello, not a video\n")
+    with pytest.raises(InputError):
+        media.probe(target)

@@ -346,6 +346,9 @@ def train_flip(
     ] = None,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the run folder's last checkpoint.")] = True,
+    val_scenes: Annotated[int, typer.Option("--val-scenes", min=0, help="Validation scenes scored every --val-every steps.")] = 320,
+    val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = 1000,
+    warm_pool: Annotated[int, typer.Option("--warm-pool", min=1, help="Examples rendered before the first step.")] = 256,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -356,12 +359,44 @@ def train_flip(
     from stereofix.train.flip import TrainConfig, train
 
     try:
-        cfg = TrainConfig(out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume)
+        cfg = TrainConfig(
+            out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
+            val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool,
+        )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
         _stderr().print(f"stereofix: error: {exc}", markup=False)
         raise typer.Exit(EXIT_ERROR)
     typer.echo(str(final))
+
+
+@train_app.command("calibrate")
+def train_calibrate(
+    weights: Annotated[Path, typer.Argument(help="Trained checkpoint (e.g. runs/flip/best.pt).")],
+    clips: Annotated[Path, typer.Option("--clips", help="Validation clips from `stereofix synth --split val`.")],
+    out: Annotated[Path, typer.Option("--out", help="Calibrated weights file to write.")] = Path("weights/flip-v1.pt"),
+    device: DeviceOpt = Device.auto,
+    threads: ThreadsOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit the verdict thresholds and probability calibration on validation clips (never the benchmark)."""
+    _setup(quiet, False, threads)
+    from stereofix.infer import Analyzer
+    from stereofix.train.calibrate import fit, score_clips
+    from stereofix.weights import load_checkpoint, save_checkpoint
+
+    try:
+        analyzer = Analyzer.load(weights, device.value)
+        with _progress(not quiet, "scoring validation clips") as cb:
+            scores = score_clips(analyzer, clips, progress=(lambda i, n: cb(i / n)) if cb else None)
+        cal, figures = fit(scores)
+        meta = dict(load_checkpoint(weights).get("meta", {}))
+        meta["calibration_figures"] = figures
+        save_checkpoint(out, analyzer.model.cpu(), cal, meta)
+    except StereofixError as exc:
+        _stderr().print(f"stereofix: error: {exc}", markup=False)
+        raise typer.Exit(EXIT_ERROR)
+    typer.echo(json.dumps({"weights": str(out), **figures}))
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 SAMPLE_RATE = 16000  # Hz, the rate the windows are decoded at
-SILENCE_DBFS = -60.0  # RMS below this on both channels: silence
+SILENCE_PEAK_DBFS = -60.0  # peak below this on both channels: silence (peak, not RMS: sparse taps are quiet on average)
+SILENCE_DBFS = -90.0  # RMS below this on both channels: silence (dither, codec noise)
 ONE_SILENT_DB = 40.0  # one channel this much quieter than the other: one channel silent
 DUAL_MONO_DB = -30.0  # side (L-R) energy this far below mid (L+R): dual mono, codec noise included
 POLARITY_CORR = -0.3  # low-band correlation below this: one channel is phase-inverted
@@ -48,6 +49,7 @@ class _Accumulator:
         self.sr = sample_rate
         self.n = 0
         self.energy = np.zeros(2)
+        self.peak = 0.0
         self.cross = 0.0
         freqs = np.fft.rfftfreq(NFFT, 1.0 / sample_rate)
         self.low = (freqs >= LOW_BAND_HZ[0]) & (freqs <= LOW_BAND_HZ[1])
@@ -61,6 +63,8 @@ class _Accumulator:
         self.n += x.size
         self.energy += (np.dot(x, x), np.dot(y, y))
         self.cross += float(np.dot(x, y))
+        if x.size:
+            self.peak = max(self.peak, float(np.abs(x).max()), float(np.abs(y).max()))
         segs = x.size // NFFT
         if segs == 0:
             return
@@ -95,16 +99,19 @@ def diagnose(windows: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE) -> A
     side = ex + ey - 2 * acc.cross
     side_to_mid = float(10 * np.log10((side + 1e-20) / (mid + 1e-20)))
     low_corr = _band_correlation(acc, acc.low)
-    coh = acc.sxy[acc.band]
+    # Per-bin coherence, averaged with weights sqrt(Sxx * Syy): bins where neither channel has
+    # signal hold only codec noise, which joint-stereo coding makes coherent by itself.
     denom = acc.sxx[acc.band] * acc.syy[acc.band]
-    coherence = float(np.mean(np.abs(coh) ** 2 / np.maximum(denom, 1e-30))) if denom.size else 0.0
+    per_bin = np.abs(acc.sxy[acc.band]) ** 2 / np.maximum(denom, 1e-30)
+    weight = np.sqrt(denom)
+    coherence = float((per_bin * weight).sum() / weight.sum()) if weight.sum() > 0 else 0.0
 
     def result(reason: str | None) -> AudioDiagnosis:
         return AudioDiagnosis(reason, rms_db, side_to_mid, low_corr, coherence)
 
-    if acc.n == 0 or max(rms_db) < SILENCE_DBFS:
+    if acc.n == 0 or max(rms_db) < SILENCE_DBFS or 20 * np.log10(acc.peak + 1e-20) < SILENCE_PEAK_DBFS:
         return result("silence")
-    if abs(rms_db[0] - rms_db[1]) > ONE_SILENT_DB or min(rms_db) < SILENCE_DBFS - 20:
+    if abs(rms_db[0] - rms_db[1]) > ONE_SILENT_DB or min(rms_db) < SILENCE_DBFS:
         return result("one-channel-silent")
     if side_to_mid < DUAL_MONO_DB:
         return result("dual-mono")

@@ -21,7 +21,7 @@ from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH, FlipNet
 from stereofix.verdict import Calibration, Verdict, WindowScore, decide
 from stereofix.windows import MAX_WINDOWS, WINDOW_S, Window, frame_times, plan_windows
 
-SILENT_WINDOW_DBFS = -55.0  # a window quieter than this is skipped, not judged
+SILENT_WINDOW_PEAK_DBFS = -60.0  # a window whose peak is below this is skipped, not judged
 BATCH_SIZE = 16  # windows per forward pass
 
 EXIT_OK, EXIT_SWAP, EXIT_ERROR, EXIT_UNDETERMINED = 0, 1, 2, 3
@@ -100,6 +100,7 @@ def check(
     *,
     max_windows: int = MAX_WINDOWS,
     audio_stream: int | None = None,
+    exchange_channels: bool = False,
     progress: Callable[[float], None] | None = None,
 ) -> CheckResult:
     """Judge whether a file's stereo channels agree with its picture.
@@ -110,6 +111,8 @@ def check(
             the audio is spatial and only the audio-visual model could decide.
         max_windows: windows read from the file (cost is flat in the file's length beyond them).
         audio_stream: absolute stream index; default is the default audio stream.
+        exchange_channels: judge the file as if left and right were exchanged (what `repair` would
+            produce); calibration uses it to score both orientations of a clip without rewriting it.
         progress: called with a fraction in [0, 1].
 
     Raises:
@@ -128,6 +131,8 @@ def check(
     keyframes = media.keyframe_times(path, video.index) if video is not None else None
     windows = plan_windows(start, duration, WINDOW_S, max_windows, keyframes)
     audio = [_window_audio(path, stream.index, w) for w in windows]
+    if exchange_channels:
+        audio = [a[::-1].copy() for a in audio]
     if progress:
         progress(0.2)
     if not windows or not any(a.shape[1] and np.any(a) for a in audio) and _is_empty(path, stream.index):
@@ -164,14 +169,14 @@ def _is_empty(path, stream_index: int) -> bool:
     return next(iter(media.iter_audio(path, stream_index, None)), None) is None
 
 
-def _rms_dbfs(a: np.ndarray) -> float:
-    return float(10 * np.log10(np.mean(a.astype(np.float64) ** 2) + 1e-20))
+def _peak_dbfs(a: np.ndarray) -> float:
+    return float(20 * np.log10(np.abs(a).max() + 1e-20)) if a.size else -400.0
 
 
 def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progress) -> list[WindowScore]:
     model = analyzer.model
     fps = model.cfg.fps
-    live = [i for i, a in enumerate(audio) if _rms_dbfs(a) > SILENT_WINDOW_DBFS]
+    live = [i for i, a in enumerate(audio) if _peak_dbfs(a) > SILENT_WINDOW_PEAK_DBFS]
     scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in windows]
     if not live:
         return scores

@@ -45,18 +45,21 @@ def plan_windows(
     n = min(max_windows, math.ceil(duration / window_s))
     span = duration - window_s
     targets = [start + span * i / (n - 1) for i in range(n)] if n > 1 else [start]
-    if keyframes:
+    if keyframes and n == max_windows:
+        # Sparse windows over a long file: start each at a keyframe so it decodes no earlier GOP.
+        # Short files are tiled exactly instead; their decode cost is small anyway.
         targets = [_snap(t, keyframes, start, start + span) for t in targets]
     starts = sorted(set(round(t, 6) for t in targets))
     return [Window(s, s + window_s) for s in starts]
 
 
 def _snap(t: float, keyframes: Sequence[float], lo: float, hi: float) -> float:
-    """The nearest keyframe to `t` inside [lo, hi], or `t` when none is within a window's reach."""
-    best = min(keyframes, key=lambda k: abs(k - t))
-    if abs(best - t) <= WINDOW_S * 2 and lo <= best <= hi:
-        return float(best)
-    return t
+    """The keyframe inside [lo, hi] nearest to `t`, or `t` when none is within two windows of it."""
+    inside = [k for k in keyframes if lo <= k <= hi]
+    if not inside:
+        return t
+    best = min(inside, key=lambda k: abs(k - t))
+    return float(best) if abs(best - t) <= WINDOW_S * 2 else t
 
 
 def frame_times(window: Window, fps: float) -> list[float]:

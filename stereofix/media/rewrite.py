@@ -8,6 +8,16 @@ untouched); FLAC is decoded, permuted as integers and re-encoded (bit-exact samp
 are decoded, swapped and re-encoded, the encoder's priming (AAC 1024, AC-3 256, Opus 312 samples)
 carried by the muxer as an edit list / codec delay so that the audio does not move against video.
 
+Priming in containers without an edit list (MPEG-TS; Matroska, which states it as CodecDelay): the
+first packet carries the priming and starts one priming length earlier; the first audible sample
+keeps its time against the picture (checked by correlating decoded output with the input).
+Fragmented MP4 (standard output): written with delay_moov so the moov carries edit lists (and
+AC-3 can be written); the repaired track is also padded with silence so that it starts at the
+picture's first decode time, which keeps A/V sync for readers that ignore fMP4 edit lists too
+(a source whose audio starts before that time relies on the edit list alone).
+Text subtitles a container cannot hold are converted, not dropped: mov_text -> SubRip for Matroska,
+SubRip -> mov_text for MP4/MOV (text kept, mov_text style boxes and SubRip tags are not).
+
 Known limits (FFmpeg's muxers, not ours): the container-level `encoder` tag is rewritten by the
 muxer; an MP4 chapter track is not copied as a stream but rebuilt from the chapters (as FFmpeg
 does); timestamp gaps inside the repaired audio stream are closed (its samples become contiguous).
@@ -43,7 +53,7 @@ _MUXER_FOR_SUFFIX = {
     ".webm": "webm", ".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".wav": "wav", ".flac": "flac",
     ".mp3": "mp3", ".ogg": "ogg", ".oga": "ogg", ".opus": "ogg", ".ac3": "ac3", ".aac": "adts",
 }
-_FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+_FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+delay_moov+default_base_moof"}
 _SEEKABLE_NEEDED = {"mp4", "mov", "ipod"}  # muxers that must seek back (moov) unless fragmented
 DEFAULT_CROSSFADE_S = 0.02  # seconds of linear crossfade at each edge of a swapped range
 _BITRATE_PROBE_S = 60.0  # seconds of packets read to estimate a bitrate the container does not state
@@ -452,7 +462,8 @@ def _remux(
         inp.close()
         raise OutputError(f"cannot write a {fmt} file: {exc}") from None
     try:
-        return _remux_open(src, inp, out, index, operation, progress)
+        fragmented = streaming and fmt in _SEEKABLE_NEEDED
+        return _remux_open(src, inp, out, index, operation, progress, fragmented)
     except OSError as exc:
         if isinstance(exc, av.error.FFmpegError) and getattr(exc, "errno", None) is None:
             raise OutputError(f"cannot write {fmt}: {exc}") from None
@@ -479,7 +490,7 @@ class _NonSeekable:
         self._raw.flush()
 
 
-def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress | None) -> tuple:
+def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress | None, fragmented: bool = False) -> tuple:
     in_audio = inp.streams[index]
     in_cc = in_audio.codec_context
     sample_rate = in_cc.sample_rate
@@ -504,6 +515,7 @@ def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress |
         raise TypeError(f"unknown operation {operation!r}")
 
     mapping: dict[int, av.stream.Stream] = {}
+    converters: dict[int, str] = {}  # input index -> text subtitle codec its packets are rewritten to
     copied = 0
     dropped: list[str] = []
     out_audio = None
@@ -519,8 +531,11 @@ def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress |
             try:
                 new = out.add_stream_from_template(s)
             except (ValueError, av.error.FFmpegError, NotImplementedError):
-                dropped.append(f"{s.index}:{s.type}")  # the output container cannot hold it
-                continue
+                new = _add_text_subtitle(out, s)
+                if new is None:
+                    dropped.append(f"{s.index}:{s.type}")  # the output container cannot hold it
+                    continue
+                converters[s.index] = new.codec_context.name
             if s.index != index:
                 copied += 1
         new.metadata.update(dict(s.metadata))
@@ -548,10 +563,27 @@ def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress |
     if in_audio.duration and in_audio.time_base is not None:
         limit = int(round(in_audio.duration * in_audio.time_base * sample_rate))
     state = {"encoder": None, "fed": 0, "replace_pos": 0}
+    # Fragmented MP4: the muxer writes the moov (with edit lists, thanks to delay_moov) after the
+    # first fragment, but many fMP4 readers ignore edit lists and start every track at its own
+    # first decode time, and an empty edit is rounded to the movie's 1/1000 s. So the re-encoded
+    # track is padded with silence until its first packet, priming included, shares the picture's
+    # first decode time: its first audible sample then lands where the source's was, either way.
+    anchor_s = _first_video_dts(src) if fragmented and pcm_swapper is None else None
 
     def handle(frame: av.AudioFrame) -> None:
         if state["encoder"] is None:
-            state["encoder"] = _AudioEncoder(out_audio, out_layout, _first_pts(frame, in_audio, sample_rate))
+            first = _first_pts(frame, in_audio, sample_rate)
+            pad = 0
+            if anchor_s is not None:
+                priming = _encoder_delay(out_audio)
+                pad = first - priming - int(round(anchor_s * sample_rate))
+            pad = max(pad, 0)  # audio that starts earlier keeps its samples; the edit list places it
+            state["encoder"] = _AudioEncoder(out_audio, out_layout, first - pad)
+            if pad > 0:  # silence in the format of the frames that follow (one resampler setup)
+                fmt, lay = (av.AudioFormat("fltp"), out_layout) if replace_samples is not None else (frame.format, frame.layout.name)
+                silence = np.zeros((len(av.AudioLayout(lay).channels), pad), dtype=np.float64)
+                for p in state["encoder"].push(_array_frame(silence, fmt, lay, sample_rate)):
+                    out.mux(p)
         encoder = state["encoder"]
         n = frame.samples if limit is None else max(0, min(frame.samples, limit - state["fed"]))
         if n == 0:
@@ -581,7 +613,11 @@ def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress |
         s_index = packet.stream.index
         if packet.dts is None and packet.pts is None and packet.size == 0:
             continue  # demuxer flush packet
-        if s_index != index:
+        if s_index in converters:
+            converted = _convert_text_packet(packet, converters[s_index], mapping[s_index])
+            if converted is not None:
+                out.mux(converted)
+        elif s_index != index:
             packet.stream = mapping[s_index]
             out.mux(packet)
         elif pcm_swapper is not None:
@@ -613,6 +649,100 @@ def _remux_open(src: Path, inp, out, index: int, operation, progress: Progress |
     index_out = list(mapping).index(index)
     duration_s = float(in_audio.duration * in_audio.time_base) if in_audio.duration and in_audio.time_base else None
     return bit_exact, copied, tuple(dropped), expected, index_out, duration_s
+
+
+# Text subtitle codecs a container takes, best first (MP4/MOV: mov_text only; Matroska: SubRip).
+_TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", "matroska": "subrip"}
+_TEXT_SUBTITLE_CODECS = {"mov_text", "subrip", "srt", "text"}
+_ASS_HEADER = (
+    b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    b"Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+    b"MarginR, MarginV, Encoding\r\nStyle: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,"
+    b"10,10,10,0\r\n\r\n[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+)
+
+
+def _add_text_subtitle(out, s: av.stream.Stream) -> av.stream.Stream | None:
+    """A text subtitle stream the output container takes, for a plain-text one it does not."""
+    target = _TEXT_SUBTITLE_FOR.get(out.format.name)
+    if s.type != "subtitle" or target is None or s.codec_context.name not in _TEXT_SUBTITLE_CODECS:
+        return None
+    try:
+        new = out.add_stream(target)
+    except (ValueError, av.error.FFmpegError, NotImplementedError):
+        return None
+    new.time_base = s.time_base
+    # The text encoders refuse to open without an ASS header; packets are written by us, not them.
+    new.codec_context.subtitle_header = _ASS_HEADER
+    return new
+
+
+def _convert_text_packet(packet: av.Packet, target: str, out_stream: av.stream.Stream) -> av.Packet | None:
+    """The same cue in another text codec: mov_text is a 16-bit length + UTF-8 (+ style boxes,
+    which are dropped), SubRip the bare UTF-8 text. Timing is kept."""
+    raw = bytes(packet)
+    if packet.stream.codec_context.name == "mov_text":
+        n = int.from_bytes(raw[:2], "big") if len(raw) >= 2 else 0
+        text = raw[2 : 2 + n]
+    else:
+        text = raw.rstrip(b"\0")
+    if target == "mov_text":
+        text = re.sub(rb"</?[ibu]>|</?font[^>]*>", b"", text)[:65535]
+        data = len(text).to_bytes(2, "big") + text
+    elif not text:
+        return None  # an empty mov_text sample only ends the previous cue
+    else:
+        data = text
+    new = av.Packet(data)
+    new.pts, new.dts, new.duration, new.time_base = packet.pts, packet.dts, packet.duration, packet.time_base
+    new.is_keyframe = True
+    new.stream = out_stream
+    return new
+
+
+def _first_video_dts(src: Path) -> float | None:
+    """Decode time (s) of the first packet of the first video stream (not a cover picture), if any."""
+    with av.open(str(src)) as probe:
+        video = [s for s in probe.streams.video if not (s.disposition & av.stream.Disposition.attached_pic)]
+        if not video:
+            return None
+        for packet in probe.demux(video[0]):
+            t = packet.dts if packet.dts is not None else packet.pts
+            if t is not None and packet.time_base is not None:
+                return float(t * packet.time_base)
+    return None
+
+
+def _encoder_delay(stream: av.stream.Stream) -> int:
+    """Samples of priming the stream's encoder puts before the first input sample (AAC 1024, ...).
+
+    Measured on a throwaway encoder with the same settings: the first packet's pts minus the
+    first frame's, negated.
+    """
+    cc = stream.codec_context
+    probe = av.CodecContext.create(cc.codec.name, "w")
+    probe.sample_rate = cc.sample_rate
+    probe.layout = cc.layout
+    probe.format = cc.format
+    if cc.bit_rate:
+        probe.bit_rate = cc.bit_rate
+    probe.time_base = Fraction(1, cc.sample_rate)
+    try:
+        probe.open()
+        size = probe.frame_size or 1024
+        frame = av.AudioFrame(format=probe.format.name, layout=cc.layout.name, samples=size)
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.sample_rate = cc.sample_rate
+        frame.pts = 0
+        frame.time_base = probe.time_base
+        packets = probe.encode(frame) + probe.encode(None)
+    except (av.error.FFmpegError, ValueError):
+        return 0
+    if not packets or packets[0].pts is None or packets[0].time_base is None:
+        return 0
+    return max(0, -int(round(packets[0].pts * packets[0].time_base * cc.sample_rate)))
 
 
 def _first_pts(frame: av.AudioFrame, stream: av.stream.Stream, sample_rate: int) -> int:

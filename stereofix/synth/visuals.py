@@ -161,7 +161,9 @@ def paste(canvas: np.ndarray, sprite: np.ndarray, cx: float, cy: float, scale: f
 def camera_crop(canvas: np.ndarray, h: int, w: int, cx: float, cy: float, zoom: float) -> np.ndarray:
     """Crop the canvas around (cx, cy) with a window (h, w) / zoom and resize it to (h, w), uint8."""
     ch, cw = h / zoom, w / zoom
-    x0, y0 = cx - cw / 2, cy - ch / 2
+    # Clamp the window inside the canvas: shake at large sizes can push it past an edge.
+    x0 = min(max(cx - cw / 2, 0.0), canvas.shape[1] - cw)
+    y0 = min(max(cy - ch / 2, 0.0), canvas.shape[0] - ch)
     img = Image.fromarray(np.clip(canvas, 0, 255).astype(np.uint8))
     return np.asarray(img.resize((w, h), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch)))
 

@@ -1,0 +1,87 @@
+"""Time `stereofix check` against a full decode of the same file, and its peak memory.
+
+    python benchmarks/bench_check.py [--minutes 10] [--long 60]
+
+Target (SPEC.md): `check` of a 10-minute 1080p30 H.264/AAC file takes at most a tenth of the time of
+`ffmpeg -i FILE -f null -` (the Debian ffmpeg), measured in one run; peak memory under 1 GB; a
+60-minute file costs not much more than a 10-minute one.
+
+The picture is bench_repair.py's 10-minute x264 `veryfast` file (B-frames, CABAC). Its audio is
+replaced by spatial audio (pink noise, the right channel 0.3 ms later and 4 dB down) so that `check`
+runs the whole model path rather than stopping at an audio-only verdict. The 60-minute file is the
+10-minute one six times over, stream-copied with the concat demuxer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_repair import OUT_DIR, make_input  # noqa: E402
+
+
+def spatial_copy(src: Path, minutes: float) -> Path:
+    dst = OUT_DIR / f"check_{int(minutes)}min_1080p.mp4"
+    if not dst.exists():
+        seconds = minutes * 60
+        graph = "[1:a]asplit[l][r0];[r0]adelay=0.3,volume=-4dB[r];[l][r]join=inputs=2:channel_layout=stereo[a]"
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-nostdin", "-i", str(src),
+             "-f", "lavfi", "-i", f"anoisesrc=color=pink:amplitude=0.2:r=48000:d={seconds}",
+             "-filter_complex", graph, "-map", "0:v", "-map", "[a]", "-c:v", "copy", "-c:a", "aac", "-b:a", "192k",
+             str(dst.with_suffix(".part.mp4"))],
+            check=True,
+        )  # fmt: skip
+        dst.with_suffix(".part.mp4").replace(dst)
+    return dst
+
+
+def repeated(src: Path, times: int) -> Path:
+    dst = OUT_DIR / f"{src.stem}_x{times}.mp4"
+    if not dst.exists():
+        lst = OUT_DIR / "concat.txt"
+        lst.write_text("".join(f"file '{src.resolve()}'\n" for _ in range(times)))
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-nostdin", "-f", "concat", "-safe", "0", "-i", str(lst),
+                        "-c", "copy", str(dst)], check=True)  # fmt: skip
+    return dst
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one run of `cmd`."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, _, rusage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read().decode()
+    if out:
+        print("   ", out.strip()[:200])
+    return wall, rusage.ru_maxrss / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--long", type=int, default=60, help="Also time a file this many minutes long (0: skip).")
+    args = ap.parse_args()
+    short = spatial_copy(make_input(args.minutes), args.minutes)
+    check = [sys.executable, "-m", "stereofix", "check", "--quiet"]
+    decode, _ = timed(["ffmpeg", "-v", "error", "-nostdin", "-i", str(short), "-f", "null", "-"])
+    ours, rss = timed([*check, str(short)])
+    print(f"{args.minutes:.0f}-min 1080p: ffmpeg full decode {decode:.2f} s; stereofix check {ours:.2f} s "
+          f"(ratio {ours / decode:.3f}, target <= 0.1); peak RSS {rss:.0f} MB (target < 1024)")
+    if args.long:
+        times = max(1, int(round(args.long / args.minutes)))
+        long = repeated(short, times)
+        ours_long, rss_long = timed([*check, str(long)])
+        print(f"{args.minutes * times:.0f}-min 1080p: stereofix check {ours_long:.2f} s "
+              f"({ours_long / ours:.2f}x the {args.minutes:.0f}-min file); peak RSS {rss_long:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Accuracy of `stereofix check` on the held-out synthetic benchmark and on the real clips.
+
+    python benchmarks/bench_flip.py --clips bench_out/test_clips [--weights weights/flip-v1.pt]
+
+The clips come from `stereofix synth --split test` (material training and calibration never saw).
+For every clip the script also writes a copy with the channels exchanged (`stereofix repair --force`)
+and, for clips with a clear side, a `mixed` copy (channels exchanged in the second half only), then
+runs the real CLI (`stereofix check --json`) over all of them and reports:
+
+- clip accuracy on decided clips, and abstention, for clips with a clear-sided visible source;
+- per-window accuracy on those clips;
+- per scene type: verdict counts;
+- for the types that must abstain (centred, off-screen, dual-mono, noise-only): how many were called
+  `ok`/`swapped` and with what probability;
+- the real clips in ../shared/realclips, as recorded and exchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
+REAL = ROOT.parent / "shared" / "realclips"
+
+
+def cli(*args: str) -> list[dict]:
+    cmd = [sys.executable, "-m", "stereofix", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+
+def make_variants(clips: Path, scenes: list[dict]) -> tuple[Path, Path]:
+    """Exchanged copies of every clip and `mixed` copies of the clear-sided ones (cached)."""
+    from stereofix.media.rewrite import SwapChannels, rewrite
+
+    swapped, mixed = clips / "swapped", clips / "mixed"
+    swapped.mkdir(exist_ok=True)
+    mixed.mkdir(exist_ok=True)
+    for sc in scenes:
+        src = clips / sc["file"]
+        if not (swapped / sc["file"]).exists():
+            rewrite(src, swapped / sc["file"], SwapChannels())
+        if sc["side"] != 0 and sc["scene_type"] not in ABSTAIN_TYPES and not (mixed / sc["file"]).exists():
+            half = sc["duration_s"] / 2
+            rewrite(src, mixed / sc["file"], SwapChannels(ranges=((half, sc["duration_s"] + 1),)))
+    return swapped, mixed
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clips", type=Path, default=ROOT / "bench_out" / "test_clips")
+    ap.add_argument("--weights", type=Path, default=None)
+    ap.add_argument("--json", type=Path, default=None, help="Write the figures here too.")
+    args = ap.parse_args()
+    scenes = json.loads((args.clips / "manifest.json").read_text())["scenes"]
+    by_file = {sc["file"]: sc for sc in scenes}
+    swapped, mixed = make_variants(args.clips, scenes)
+    wopt = ["--weights", str(args.weights)] if args.weights else []
+    t0 = time.time()
+    results = {
+        "straight": cli("check", "--json", "--quiet", *wopt, *[str(args.clips / s["file"]) for s in scenes]),
+        "swapped": cli("check", "--json", "--quiet", *wopt, *[str(swapped / s["file"]) for s in scenes]),
+        "mixed": cli("check", "--json", "--quiet", *wopt, *map(str, sorted(mixed.glob("*.mp4")))),
+    }
+    elapsed = time.time() - t0
+
+    expected_of = {"straight": "ok", "swapped": "swapped", "mixed": "mixed"}
+    per_type: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    clear_decided = clear_right = clear_total = 0
+    win_right = win_total = 0
+    abstain_confident = []
+    mixed_counts: collections.Counter = collections.Counter()
+    for variant, rows in results.items():
+        for r in rows:
+            sc = by_file[Path(r["file"]).name]
+            t = sc["scene_type"]
+            v = r["verdict"]
+            if variant == "mixed":
+                mixed_counts[v] += 1
+                continue
+            per_type[t][v] += 1
+            clear = sc["side"] != 0 and t not in ABSTAIN_TYPES
+            if clear:
+                clear_total += 1
+                if v in ("ok", "swapped"):
+                    clear_decided += 1
+                    clear_right += v == expected_of[variant]
+                for w in r["windows"]:
+                    if w["p_swapped"] is not None:
+                        win_total += 1
+                        win_right += (w["p_swapped"] > 0.5) == (variant == "swapped")
+            if t in ABSTAIN_TYPES and v in ("ok", "swapped"):
+                abstain_confident.append((t, v, r["probability"]))
+    abstain_total = sum(sum(per_type[t].values()) for t in ABSTAIN_TYPES)
+    figures = {
+        "clips": len(scenes),
+        "clear_sided_clips_both_orientations": clear_total,
+        "clip_accuracy_on_decided": clear_right / clear_decided if clear_decided else None,
+        "abstention_clear": 1 - clear_decided / clear_total if clear_total else None,
+        "window_accuracy_clear": win_right / win_total if win_total else None,
+        "abstain_types_called_ok_or_swapped": len(abstain_confident),
+        "abstain_types_total": abstain_total,
+        "abstain_types_max_probability": max((p for *_, p in abstain_confident), default=None),
+        "mixed_verdicts": dict(mixed_counts),
+        "per_type": {t: dict(c) for t, c in sorted(per_type.items())},
+        "check_seconds_all_files": round(elapsed, 1),
+    }
+    real = {}
+    if REAL.is_dir():
+        real_swapped = args.clips / "real_swapped"
+        real_swapped.mkdir(exist_ok=True)
+        from stereofix.media.rewrite import SwapChannels, rewrite
+
+        harp = REAL / "fairplay_harp.mp4"
+        if not (real_swapped / harp.name).exists():
+            rewrite(harp, real_swapped / harp.name, SwapChannels())
+        files = [harp, real_swapped / harp.name, *sorted(REAL.glob("fairplay_mono_*.mp4"))]
+        for r in cli("check", "--json", "--quiet", *wopt, *map(str, files)):
+            name = ("exchanged/" if "real_swapped" in r["file"] else "") + Path(r["file"]).name
+            real[name] = {"verdict": r["verdict"], "p_swapped": r["p_swapped"], "reason": r["reason"]}
+    figures["real_clips"] = real
+
+    print(f"held-out synthetic benchmark: {len(scenes)} clips x (as rendered, exchanged) + {sum(mixed_counts.values())} mixed")
+    print(f"  clear-sided visible source: clip accuracy on decided {pct(figures['clip_accuracy_on_decided'])}, "
+          f"abstention {pct(figures['abstention_clear'])}, window accuracy {pct(figures['window_accuracy_clear'])}")
+    print(f"  must-abstain types called ok/swapped: {len(abstain_confident)} of {abstain_total} "
+          f"(max p {figures['abstain_types_max_probability']})")
+    print(f"  mixed copies: {dict(mixed_counts)}")
+    print("  | scene type | ok | swapped | mixed | uncertain | not-spatial | other |")
+    print("  |---|---|---|---|---|---|---|")
+    for t, c in sorted(per_type.items()):
+        other = sum(v for k, v in c.items() if k not in ("ok", "swapped", "mixed", "uncertain", "not-spatial"))
+        print(f"  | {t} | {c['ok']} | {c['swapped']} | {c['mixed']} | {c['uncertain']} | {c['not-spatial']} | {other} |")
+    print("real clips:")
+    for k, v in real.items():
+        print(f"  {k}: {v['verdict']} (p_swapped={v['p_swapped']}) {v['reason'] or ''}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1))
+
+
+if __name__ == "__main__":
+    main()

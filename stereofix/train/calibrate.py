@@ -1,0 +1,114 @@
+"""Fit the verdict's calibration on the validation split (never on the benchmark).
+
+The validation clips are ordinary mp4 files written by `stereofix synth --split val`, scored
+through the same `check` path users run, in both orientations (as rendered = not flipped, and with
+the channels exchanged = flipped). Then:
+
+1. the window temperature minimises the log-loss of the window logits;
+2. the clip scale minimises the log-loss of the mean window logit per clip;
+3. the decision threshold is the smallest that keeps decided clips with a clear-sided visible source
+   at least TARGET_ACCURACY right and lets at most ABSTAIN_LEAK of the clips that must abstain
+   (centred, off-screen, dual-mono, noise-only) through as `ok` or `swapped`;
+4. the window threshold (used to find `mixed` stretches) is the smallest that keeps clear windows
+   at least TARGET_ACCURACY right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stereofix.infer import Analyzer, check
+from stereofix.verdict import Calibration
+
+ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
+TARGET_ACCURACY = 0.99
+ABSTAIN_LEAK = 0.05
+THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
+
+
+@dataclass
+class ClipScore:
+    file: str
+    scene_type: str
+    side: int
+    flipped: bool
+    logits: list[float]  # raw window logits (silent windows left out)
+
+
+def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
+    """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    out: list[ClipScore] = []
+    scenes = manifest["scenes"]
+    for i, sc in enumerate(scenes):
+        for flipped in (False, True):
+            r = check(folder / sc["file"], analyzer, exchange_channels=flipped)
+            logits = [w.logit for w in r.verdict.windows if w.logit is not None]
+            out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, logits))
+        if progress:
+            progress(i + 1, len(scenes))
+    return out
+
+
+def _nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    z = np.clip(logits, -60, 60)
+    return float(np.mean(np.logaddexp(0, z) - labels * z))
+
+
+def _fit_scale(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The positive scale s minimising log-loss of sigmoid(s * logit) (grid then refine)."""
+    grid = np.exp(np.linspace(math.log(0.02), math.log(50), 400))
+    losses = [_nll(s * logits, labels) for s in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
+    """Calibration constants and the validation figures they give."""
+    win_logits = np.array([l for s in scores for l in s.logits])
+    win_labels = np.array([float(s.flipped) for s in scores for _ in s.logits])
+    temperature = 1.0 / _fit_scale(win_logits, win_labels)
+    scored = [s for s in scores if s.logits]
+    clip_mean = np.array([np.mean(s.logits) / temperature for s in scored])
+    clip_labels = np.array([float(s.flipped) for s in scored])
+    clip_scale = _fit_scale(clip_mean, clip_labels)
+    p = 1 / (1 + np.exp(-np.clip(clip_scale * clip_mean, -60, 60)))
+    clear = np.array([s.side != 0 and s.scene_type not in ABSTAIN_TYPES for s in scored])
+    abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
+    correct = (p > 0.5) == (clip_labels > 0.5)
+    decide = THRESHOLDS[-1]
+    for t in THRESHOLDS:
+        decided = np.maximum(p, 1 - p) >= t
+        acc = correct[clear & decided].mean() if (clear & decided).any() else 1.0
+        leak = decided[abstain].mean() if abstain.any() else 0.0
+        if acc >= TARGET_ACCURACY and leak <= ABSTAIN_LEAK:
+            decide = float(t)
+            break
+    wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
+    win_clear = np.array([s.side != 0 and s.scene_type not in ABSTAIN_TYPES for s in scores for _ in s.logits])
+    win_correct = (wp > 0.5) == (win_labels > 0.5)
+    window_decide = THRESHOLDS[-1]
+    for t in THRESHOLDS:
+        conf = np.maximum(wp, 1 - wp) >= t
+        if (win_clear & conf).any() and win_correct[win_clear & conf].mean() >= TARGET_ACCURACY:
+            window_decide = float(t)
+            break
+    cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, window_decide=window_decide)
+    decided = np.maximum(p, 1 - p) >= decide
+    figures = {
+        "val_clips": len(scored),
+        "window_temperature": round(temperature, 4),
+        "clip_scale": round(clip_scale, 4),
+        "decide": decide,
+        "window_decide": window_decide,
+        "val_clear_decided_accuracy": float(correct[clear & decided].mean()) if (clear & decided).any() else None,
+        "val_clear_abstention": float(1 - decided[clear].mean()) if clear.any() else None,
+        "val_abstain_types_decided": float(decided[abstain].mean()) if abstain.any() else None,
+        "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
+    }
+    return cal, figures

@@ -1,0 +1,83 @@
+"""The audio-visual `check` and model-driven `repair` with the shipped weights, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stereofix import media
+from stereofix.cli import app
+from stereofix.weights import REPO_WEIGHTS
+
+runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LEFT = EXAMPLES / "instrument_left.mp4"
+SWAPPED = EXAMPLES / "instrument_left_swapped.mp4"
+
+pytestmark = pytest.mark.skipif(not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="no shipped weights")
+
+
+def _check(*args: str) -> tuple[int, list[dict]]:
+    r = runner.invoke(app, ["check", "--json", "--quiet", *args])
+    return r.exit_code, [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+
+
+def test_examples_verdicts_and_timeline():
+    code, (ok, swapped) = _check(str(LEFT), str(SWAPPED))
+    assert ok["verdict"] == "ok" and swapped["verdict"] == "swapped"
+    assert code == 1  # the batch's most severe: a swap was found
+    assert ok["p_swapped"] < 0.5 < swapped["p_swapped"]
+    assert ok["p_swapped"] == pytest.approx(1 - swapped["p_swapped"], abs=0.05)  # the answer flips
+    for w in ok["windows"]:
+        assert {"start", "end", "logit", "p_swapped"} <= set(w)
+    assert ok["windows"][0]["start"] == pytest.approx(0.0, abs=0.05)
+
+
+def test_mixed_file_reports_its_flipped_stretch(tmp_path):
+    from stereofix.media.rewrite import SwapChannels, rewrite
+
+    mixed = tmp_path / "mixed.mp4"
+    rewrite(LEFT, mixed, SwapChannels(ranges=((4.0, 9.0),)))
+    code, (out,) = _check(str(mixed))
+    assert out["verdict"] == "mixed", out
+    assert code == 1
+    (start, end), = out["stretches"]
+    assert 3.0 <= start <= 5.0 and end >= 7.5
+
+
+def test_repair_fixes_swapped_and_leaves_ok_alone(tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    r = runner.invoke(app, ["repair", "--json", "--output-dir", str(out_dir), str(LEFT), str(SWAPPED)])
+    assert r.exit_code == 0, r.stderr
+    left_report, swapped_report = (json.loads(x) for x in r.stdout.splitlines())
+    assert left_report["action"] == "left-alone" and not (out_dir / LEFT.name).exists()
+    assert swapped_report["action"] == "repaired"
+    fixed = out_dir / SWAPPED.name
+    a = media.read_audio(LEFT, sample_rate=16000)
+    b = media.read_audio(fixed, sample_rate=16000)
+    n = min(a.shape[1], b.shape[1])
+    # Channel 0 of the repaired file is channel 0 of the original again (AAC twice: correlation, not bits).
+    assert np.corrcoef(a[0, :n], b[0, :n])[0, 1] > 0.9
+    code, (out,) = _check(str(fixed))
+    assert out["verdict"] == "ok"
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    r = runner.invoke(app, ["repair", "--dry-run", "--json", str(SWAPPED)])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["action"] == "would-repair"
+
+
+def test_plot_draws_a_png(tmp_path):
+    png = tmp_path / "why.png"
+    r = runner.invoke(app, ["check", "--plot", str(png), str(SWAPPED)])
+    assert r.exit_code == 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    assert Image.open(png).size[0] >= 640

@@ -1,0 +1,110 @@
+"""Features keep level AND time differences; the classifier is exactly antisymmetric; weights are verified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stereofix import features as feats
+from stereofix.errors import WeightsError
+from stereofix.models import FlipConfig, FlipNet
+from stereofix.weights import load_checkpoint, load_flip_model, save_checkpoint
+
+
+def _source(n: int = 32000, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n + 64, generator=g)
+
+
+def _delay(x: torch.Tensor, samples: float) -> torch.Tensor:
+    """Fractional delay by a phase ramp (what a spaced pair does to a source off to one side)."""
+    n = x.numel()
+    spec = torch.fft.rfft(x)
+    k = torch.arange(spec.numel())
+    return torch.fft.irfft(spec * torch.exp(-2j * torch.pi * k * samples / n), n)
+
+
+def _gcc_lag(audio: torch.Tensor) -> float:
+    g = feats.stereo_features(audio[None])["gcc"][0].mean(-1)
+    return (int(g.argmax()) - feats.GCC_MAX_LAG * feats.GCC_UPSAMPLE) / feats.GCC_UPSAMPLE
+
+
+def _ild_db(audio: torch.Tensor) -> float:
+    return float(feats.stereo_features(audio[None])["bands"][0, 1].mean() * 10)
+
+
+@pytest.mark.parametrize("lag", [1.0, 1.5, 2.0, -1.0])
+def test_spaced_pair_time_difference_without_level_difference(lag):
+    """A spaced omni pair: same level, left earlier by `lag` samples (62-125 us at 16 kHz)."""
+    x = _source()
+    left, right = x[32:-32], _delay(x, lag)[32:-32]
+    audio = torch.stack([left, right])
+    assert abs(_ild_db(audio)) < 0.5
+    assert _gcc_lag(audio) == pytest.approx(lag, abs=0.26)
+    assert _gcc_lag(audio.flip(0)) == pytest.approx(-lag, abs=0.26)
+
+
+def test_coincident_pair_level_difference_without_time_difference():
+    """An XY pair: no time difference, left 6 dB louder."""
+    x = _source()[:32000]
+    audio = torch.stack([x, 0.5 * x])
+    assert _ild_db(audio) == pytest.approx(6.02, abs=0.3)
+    assert _gcc_lag(audio) == 0.0
+    assert _ild_db(audio.flip(0)) == pytest.approx(-6.02, abs=0.3)
+
+
+def test_phase_features_resolve_one_sample():
+    """Binaural ITDs are one or two samples: the band phase feature must see a one-sample shift."""
+    x = _source()
+    same = torch.stack([x[32:-32], x[32:-32]])
+    shifted = torch.stack([x[32:-32], _delay(x, 1.0)[32:-32]])
+    a = feats.stereo_features(same[None])["bands"][0, 3]
+    b = feats.stereo_features(shifted[None])["bands"][0, 3]
+    assert a.abs().max() < 1e-3
+    assert b[feats.N_BANDS // 2 :].mean() > 0.2  # sin(phase) > 0 at high frequency: left earlier
+
+
+def test_swap_features_matches_recomputation():
+    audio = torch.randn(2, 2, 32000)
+    f, g = feats.stereo_features(audio), feats.stereo_features(audio.flip(1))
+    s = feats.swap_features(f)
+    assert torch.allclose(s["bands"], g["bands"], atol=1e-4)
+    assert torch.allclose(s["gcc"], g["gcc"], atol=1e-4)
+
+
+def test_logit_is_exactly_antisymmetric_under_channel_swap():
+    torch.manual_seed(0)
+    model = FlipNet().eval()
+    cfg = model.cfg
+    frames = torch.randint(0, 255, (3, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
+    audio = torch.randn(3, 2, cfg.n_samples) * 0.1
+    with torch.no_grad():
+        a, b = model(frames, audio), model(frames, audio.flip(1))
+    assert torch.allclose(a, -b, atol=1e-5)
+    with torch.no_grad():
+        mono = model(frames, audio[:, :1].repeat(1, 2, 1))
+    assert torch.allclose(mono, torch.zeros_like(mono), atol=1e-6)  # dual mono: no evidence at all
+
+
+def test_checkpoint_round_trip_and_checksum(tmp_path):
+    model = FlipNet(FlipConfig(dim=4))
+    p = save_checkpoint(tmp_path / "flip-v1.pt", model)
+    loaded, cal, path = load_flip_model(p)
+    assert loaded.cfg.dim == 4 and path == p
+    bad = tmp_path / "flip-v1-00000000.pt"
+    bad.write_bytes(p.read_bytes())
+    with pytest.raises(WeightsError, match="checksum"):
+        load_checkpoint(bad)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError):
+        load_flip_model(junk)
+    with pytest.raises(WeightsError, match="not found"):
+        load_flip_model(tmp_path / "missing.pt")
+
+
+def test_inference_is_fast_enough_for_a_cpu_tool():
+    """Not a timing assertion (those live in benchmarks): the model stays small."""
+    model = FlipNet()
+    assert sum(p.numel() for p in model.parameters()) < 2_000_000

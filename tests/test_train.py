@@ -1,0 +1,66 @@
+"""`stereofix train flip`: a few real steps on synthesized scenes, resume, and fine-tuning on videos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stereofix.cli import app
+from stereofix.weights import load_flip_model
+from tests.conftest import noise, stereo_clip
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def quick_bank(tmp_path_factory):
+    from stereofix.synth import build_bank
+
+    return build_bank(tmp_path_factory.mktemp("bank"), quick=True)
+
+
+def _train(out, *extra):
+    return runner.invoke(app, ["train", "flip", "--out", str(out), "--batch", "4", "--workers", "0",
+                               "--val-scenes", "4", "--val-every", "2", "--warm-pool", "8", "--device", "cpu", *extra])
+
+
+def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    r = _train(tmp_path / "run", "--steps", "2")
+    assert r.exit_code == 0, r.stderr
+    final = tmp_path / "run" / "final.pt"
+    model, cal, _ = load_flip_model(final)
+    assert model.cfg.n_frames == 8
+    records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("val_loss" in rec for rec in records)
+    r = _train(tmp_path / "run", "--steps", "3")
+    assert r.exit_code == 0
+    assert "resumed from" in r.stderr and "at step 2" in r.stderr
+
+
+def test_fine_tune_on_own_videos(tmp_path, quick_bank):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    src = noise(1, 3.0)
+    right = 0.6 * np.concatenate([np.zeros(4, np.float32), src[:-4]])
+    stereo_clip(videos / "mine.mp4", np.stack([src, right]), seconds=3.0)
+    init = tmp_path / "run"
+    from stereofix.models import FlipNet
+    from stereofix.weights import save_checkpoint
+
+    save_checkpoint(tmp_path / "init.pt", FlipNet())
+    r = _train(init, "--steps", "2", "--videos", str(videos), "--init", str(tmp_path / "init.pt"))
+    assert r.exit_code == 0, r.stderr
+    assert "initialised from" in r.stderr
+    assert (init / "final.pt").exists()
+
+
+def test_videos_folder_without_videos_is_an_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = _train(tmp_path / "run", "--steps", "1", "--videos", str(empty))
+    assert r.exit_code == 2
+    assert "no video files" in r.stderr

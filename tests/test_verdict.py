@@ -1,0 +1,61 @@
+"""Pooling window logits into verdicts, and planning windows."""
+
+from __future__ import annotations
+
+import pytest
+
+from stereofix.verdict import Calibration, WindowScore, decide
+from stereofix.windows import frame_times, plan_windows
+
+CAL = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, window_decide=0.9)
+
+
+def _windows(logits):
+    return [WindowScore(2.0 * i, 2.0 * i + 2.0, lg, None) for i, lg in enumerate(logits)]
+
+
+def test_consistent_windows_decide():
+    assert decide(_windows([4, 5, 3, 6]), CAL).verdict == "swapped"
+    assert decide(_windows([-4, -5, -3, -6]), CAL).verdict == "ok"
+
+
+def test_weak_evidence_abstains():
+    v = decide(_windows([0.3, -0.2, 0.5, 0.1]), CAL)
+    assert v.verdict == "uncertain"
+    assert 0.4 < v.p_swapped < 0.7
+
+
+def test_swapping_every_window_flips_the_verdict_exactly():
+    a = decide(_windows([3, 1, 2.5]), CAL)
+    b = decide(_windows([-3, -1, -2.5]), CAL)
+    assert a.p_swapped == pytest.approx(1 - b.p_swapped)
+
+
+def test_mixed_reports_flipped_stretches():
+    v = decide(_windows([-5, -4, -6, 5, 4, 6]), CAL)
+    assert v.verdict == "mixed"
+    assert v.stretches == [(6.0, 12.0)]
+
+
+def test_one_confused_window_does_not_make_mixed():
+    assert decide(_windows([-5, -4, -6, 5, -4, -6]), CAL).verdict == "ok"
+
+
+def test_silent_windows_are_skipped():
+    ws = _windows([None, None])
+    assert decide(ws, CAL).verdict == "uncertain"
+
+
+def test_plan_tiles_short_files_and_spreads_long_ones():
+    short = plan_windows(0.0, 9.6, 2.0, 16)
+    assert [round(w.start, 2) for w in short] == [0.0, 1.9, 3.8, 5.7, 7.6]
+    long = plan_windows(0.0, 3600.0, 2.0, 16, keyframes=[k * 3.0 for k in range(1201)])
+    assert len(long) == 16
+    assert long[0].start == 0.0 and long[-1].end <= 3600.0
+    assert all(w.start % 3.0 == 0 for w in long)  # snapped to keyframes
+    assert plan_windows(5.0, 0.4, 2.0, 16)[0].start == 5.0  # shorter than a window: one, padded
+
+
+def test_frame_times_are_inside_the_window():
+    ts = frame_times(plan_windows(10.0, 2.0)[0], 4.0)
+    assert ts == [10.125, 10.375, 10.625, 10.875, 11.125, 11.375, 11.625, 11.875]

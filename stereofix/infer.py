@@ -182,7 +182,7 @@ def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progre
         return scores
     times = [frame_times(windows[i], fps) for i in live]
     flat = [t for ts in times for t in ts]
-    frames, _ = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT))
+    frames, _ = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
     if progress:
         progress(0.7)

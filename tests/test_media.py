@@ -140,3 +140,14 @@ def test_probe_rejects_non_media(tmp_path, maker):
         target.write_text("hello, not a video\n")
     with pytest.raises(InputError):
         media.probe(target)
+
+
+def test_skipping_b_frames_returns_earlier_reference_frames(tmp_path):
+    """With B-frames skipped, each time gets an I/P frame at or before it, never a later one."""
+    path = media.write_clip(tmp_path / "b.mp4", frames_with_index(50), FPS, video_options={"bf": "3"})
+    times = [0.5, 1.0, 1.7]
+    full, shown_full = media.read_frames(path, times, size=(64, 36))
+    fast, shown_fast = media.read_frames(path, times, size=(64, 36), skip_b_frames=True)
+    assert np.all(shown_fast <= np.asarray(times) + 1e-6)
+    assert np.all(np.asarray(times) - shown_fast < 5 / FPS)
+    assert np.any(shown_fast < shown_full)  # some B-frame was really skipped

@@ -168,11 +168,15 @@ def read_frames(
     stream_index: int | None = None,
     long_side: int = 128,
     size: tuple[int, int] | None = None,
+    skip_b_frames: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Frames shown at each of `times` (seconds, timeline), scaled and rotated for display.
 
     Seeks to the keyframe before a time only when the decoder cannot reach it by decoding forward
     within the same stretch, so windowed access costs a few GOPs, not the whole file.
+
+    With `skip_b_frames` the decoder skips B-frames (about half the decoding work for camera and
+    web video); each time then gets the last I/P frame at or before it, a few frames early at most.
 
     Returns:
         frames: [N, H, W, 3] uint8 RGB in display orientation (`size` = (W, H) if given).
@@ -186,6 +190,8 @@ def read_frames(
             raise InputError(f"{c.name}: no video stream")
         stream = c.streams.video[0] if stream_index is None else c.streams[stream_index]
         stream.thread_type = "AUTO"
+        if skip_b_frames:
+            stream.codec_context.skip_frame = "BIDIR"
         decoder = None
         last = None  # (time, frame) most recently decoded
         for i in order:

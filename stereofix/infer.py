@@ -130,7 +130,9 @@ def check(
     video = info.default_video()
     keyframes = media.keyframe_times(path, video.index) if video is not None else None
     windows = plan_windows(start, duration, WINDOW_S, max_windows, keyframes)
-    audio = [_window_audio(path, stream.index, w) for w in windows]
+    spans = [(w.start, w.end - w.start) for w in windows]
+    # The first two channels: FL/FR of a surround track.
+    audio = [a[:2] for a in media.read_audio_windows(path, spans, stream.index, diagnostics.SAMPLE_RATE)]
     if exchange_channels:
         audio = [a[::-1].copy() for a in audio]
     if progress:
@@ -157,12 +159,6 @@ def _pick_audio(info: media.MediaInfo, index: int | None) -> media.StreamInfo | 
         if s.index == index:
             return s
     raise InputError(f"{info.path}: stream {index} is not an audio stream")
-
-
-def _window_audio(path, stream_index: int, w: Window) -> np.ndarray:
-    """[2, N] at 16 kHz; the first two channels (FL/FR of a surround track)."""
-    a = media.read_audio(path, stream_index, diagnostics.SAMPLE_RATE, start=w.start, duration=w.end - w.start)
-    return a[:2]
 
 
 def _is_empty(path, stream_index: int) -> bool:

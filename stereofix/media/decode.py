@@ -35,8 +35,12 @@ def _audio_stream(c, stream_index: int | None):
 def _native_blocks(c, stream, start: float | None, end: float | None) -> Iterator[np.ndarray]:
     """Contiguous native-rate blocks [C, n] from `start` (or the first sample), gaps zero-filled."""
     sr = stream.codec_context.sample_rate
-    if start is not None and start > 0:
-        c.seek(int(max(0.0, start - 0.1) / stream.time_base), stream=stream, backward=True)
+    if start is not None:
+        try:
+            c.seek(int(max(0.0, start - 0.1) / stream.time_base), stream=stream, backward=True)
+        except av.error.FFmpegError as exc:
+            if start > 0.1:  # at the very start, decoding from where the demuxer stands is right
+                raise InputError(f"{c.name}: cannot seek to {start:.2f} s ({exc})") from None
     origin = start  # timeline time of sample 0 of the output
     written = 0  # native samples emitted so far
     try:
@@ -94,30 +98,34 @@ def iter_audio(
     with open_input(path) as c:
         stream = _audio_stream(c, stream_index)
         stream.thread_type = "AUTO"
-        native = stream.codec_context.sample_rate
-        layout = stream.codec_context.layout
-        end = None if duration is None or start is None else start + duration
-        if end is None and duration is not None:
-            first = stream.start_time * stream.time_base if stream.start_time is not None else 0.0
-            start, end = float(first), float(first) + duration
-        resampler = None
-        if sample_rate and sample_rate != native:
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        pending: list[np.ndarray] = []
-        pending_n = 0
-        block_n = int(block_s * native)
-        for block in _native_blocks(c, stream, start, end):
-            pending.append(block)
-            pending_n += block.shape[1]
-            if pending_n >= block_n:
-                yield _resample(resampler, np.concatenate(pending, axis=1), native, layout)
-                pending, pending_n = [], 0
-        if pending:
+        yield from _iter_open(c, stream, sample_rate, start, duration, block_s)
+
+
+def _iter_open(c, stream, sample_rate, start, duration, block_s=BLOCK_S) -> Iterator[np.ndarray]:
+    native = stream.codec_context.sample_rate
+    layout = stream.codec_context.layout
+    end = None if duration is None or start is None else start + duration
+    if end is None and duration is not None:
+        first = stream.start_time * stream.time_base if stream.start_time is not None else 0.0
+        start, end = float(first), float(first) + duration
+    resampler = None
+    if sample_rate and sample_rate != native:
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
+    pending: list[np.ndarray] = []
+    pending_n = 0
+    block_n = int(block_s * native)
+    for block in _native_blocks(c, stream, start, end):
+        pending.append(block)
+        pending_n += block.shape[1]
+        if pending_n >= block_n:
             yield _resample(resampler, np.concatenate(pending, axis=1), native, layout)
-        if resampler is not None:
-            tail = resampler.resample(None)
-            if tail:
-                yield np.concatenate([f.to_ndarray() for f in tail], axis=1)
+            pending, pending_n = [], 0
+    if pending:
+        yield _resample(resampler, np.concatenate(pending, axis=1), native, layout)
+    if resampler is not None:
+        tail = resampler.resample(None)
+        if tail:
+            yield np.concatenate([f.to_ndarray() for f in tail], axis=1)
 
 
 def _resample(resampler, block: np.ndarray, rate: int, layout) -> np.ndarray:
@@ -133,6 +141,19 @@ def _resample(resampler, block: np.ndarray, rate: int, layout) -> np.ndarray:
     return np.concatenate([f.to_ndarray() for f in out], axis=1)
 
 
+def _collect(blocks: Iterator[np.ndarray], duration: float | None, sample_rate: int | None) -> np.ndarray:
+    """Concatenate blocks; with `duration`, exactly round(duration * rate) samples (zero-padded)."""
+    blocks = list(blocks)
+    channels = blocks[0].shape[0] if blocks else 2
+    audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((channels, 0), np.float32)
+    if duration is not None and sample_rate:
+        n = int(round(duration * sample_rate))
+        audio = audio[:, :n]
+        if audio.shape[1] < n:
+            audio = np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
+    return audio
+
+
 def read_audio(
     path: str | Path,
     stream_index: int | None = None,
@@ -145,15 +166,17 @@ def read_audio(
     Raises:
         InputError: no such audio stream, or the audio cannot be decoded.
     """
-    blocks = list(iter_audio(path, stream_index, sample_rate, start, duration))
-    channels = blocks[0].shape[0] if blocks else 2
-    audio = np.concatenate(blocks, axis=1) if blocks else np.zeros((channels, 0), np.float32)
-    if duration is not None and sample_rate:
-        n = int(round(duration * sample_rate))
-        audio = audio[:, :n]
-        if audio.shape[1] < n:
-            audio = np.pad(audio, ((0, 0), (0, n - audio.shape[1])))
-    return audio
+    return _collect(iter_audio(path, stream_index, sample_rate, start, duration), duration, sample_rate)
+
+
+def read_audio_windows(
+    path: str | Path, spans: Sequence[tuple[float, float]], stream_index: int | None = None, sample_rate: int = 16000
+) -> list[np.ndarray]:
+    """`read_audio` for many (start, duration) spans of one file, opening it once."""
+    with open_input(path) as c:
+        stream = _audio_stream(c, stream_index)
+        stream.thread_type = "AUTO"
+        return [_collect(_iter_open(c, stream, sample_rate, s, d), d, sample_rate) for s, d in spans]
 
 
 def display_size(width: int, height: int, long_side: int) -> tuple[int, int]:

@@ -151,3 +151,16 @@ def test_skipping_b_frames_returns_earlier_reference_frames(tmp_path):
     assert np.all(shown_fast <= np.asarray(times) + 1e-6)
     assert np.all(np.asarray(times) - shown_fast < 5 / FPS)
     assert np.any(shown_fast < shown_full)  # some B-frame was really skipped
+
+
+def test_streamed_matroska_without_header_durations(tmp_path):
+    """Matroska written to a pipe has no durations in its header: probe reads them from packets."""
+    import sys
+
+    src = stereo_clip(tmp_path / "a.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    out = tmp_path / "piped.mkv"
+    with open(src, "rb") as fin, open(out, "wb") as fout:
+        subprocess.run([sys.executable, "-m", "stereofix", "repair", "--force", "-", "-o", "-"], stdin=fin, stdout=fout, check=True)
+    info = media.probe(out)
+    assert info.duration == pytest.approx(2.0, abs=0.1)
+    assert info.default_audio().duration == pytest.approx(2.0, abs=0.1)

@@ -131,10 +131,13 @@ def probe(path: str | Path) -> MediaInfo:
     with open_input(path) as c:
         streams = [_stream_info(s) for s in c.streams]
         streams = [_with_frame_rotation(c, s) for s in streams]
+        duration = c.duration / av.time_base if c.duration else None
+        if duration is None and any(s.duration is None for s in streams if s.kind in ("audio", "video")):
+            streams, duration = _durations_from_packets(c, streams)
         return MediaInfo(
             path=Path(path),
             format_name=c.format.name,
-            duration=c.duration / av.time_base if c.duration else None,
+            duration=duration,
             start_time=(c.start_time or 0) / av.time_base,
             bit_rate=c.bit_rate or None,
             streams=tuple(streams),
@@ -157,6 +160,26 @@ def _with_frame_rotation(c, s: StreamInfo) -> StreamInfo:
     except (av.error.FFmpegError, StopIteration):
         pass
     return s
+
+
+def _durations_from_packets(c, streams: list[StreamInfo]) -> tuple[list[StreamInfo], float | None]:
+    """Durations by reading packet timestamps (no decoding): streamed files (Matroska written to a
+    pipe, MPEG-TS) carry none in their header."""
+    ends: dict[int, float] = {}
+    try:
+        c.seek(0)
+        for packet in c.demux():
+            if packet.pts is None or packet.time_base is None:
+                continue
+            end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            ends[packet.stream.index] = max(ends.get(packet.stream.index, end), end)
+    except av.error.FFmpegError:
+        pass  # a truncated tail: what was read still counts
+    out = [
+        replace(s, duration=ends[s.index] - (s.start_time or 0.0)) if s.duration is None and s.index in ends else s
+        for s in streams
+    ]
+    return out, (max(ends.values()) if ends else None)
 
 
 def keyframe_times(path: str | Path, stream_index: int) -> list[float] | None:

@@ -25,8 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+from stereofix.train.calibrate import ABSTAIN_TYPES, is_clear
+
 ROOT = Path(__file__).resolve().parent.parent
-ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
 REAL = ROOT.parent / "shared" / "realclips"
 
 
@@ -47,7 +48,7 @@ def make_variants(clips: Path, scenes: list[dict]) -> tuple[Path, Path]:
         src = clips / sc["file"]
         if not (swapped / sc["file"]).exists():
             rewrite(src, swapped / sc["file"], SwapChannels())
-        if sc["side"] != 0 and sc["scene_type"] not in ABSTAIN_TYPES and not (mixed / sc["file"]).exists():
+        if is_clear(sc["scene_type"], sc["side"]) and not (mixed / sc["file"]).exists():
             half = sc["duration_s"] / 2
             rewrite(src, mixed / sc["file"], SwapChannels(ranges=((half, sc["duration_s"] + 1),)))
     return swapped, mixed
@@ -90,7 +91,10 @@ def main() -> None:
                 mixed_counts[v] += 1
                 continue
             per_type[t][v] += 1
-            clear = sc["side"] != 0 and t not in ABSTAIN_TYPES
+            if sc["side"] != 0 and v in ("ok", "swapped"):
+                per_type[t]["_decided"] += 1
+                per_type[t]["_right"] += v == expected_of[variant]
+            clear = is_clear(t, sc["side"])
             if clear:
                 clear_total += 1
                 if v in ("ok", "swapped"):
@@ -102,7 +106,7 @@ def main() -> None:
                         win_right += (w["p_swapped"] > 0.5) == (variant == "swapped")
             if t in ABSTAIN_TYPES and v in ("ok", "swapped"):
                 abstain_confident.append((t, v, r["probability"]))
-    abstain_total = sum(sum(per_type[t].values()) for t in ABSTAIN_TYPES)
+    abstain_total = sum(v for t in ABSTAIN_TYPES if t in per_type for k, v in per_type[t].items() if not k.startswith("_"))
     figures = {
         "clips": len(scenes),
         "clear_sided_clips_both_orientations": clear_total,
@@ -113,7 +117,7 @@ def main() -> None:
         "abstain_types_total": abstain_total,
         "abstain_types_max_probability": max((p for *_, p in abstain_confident), default=None),
         "mixed_verdicts": dict(mixed_counts),
-        "per_type": {t: dict(c) for t, c in sorted(per_type.items())},
+        "per_type": {t: dict(c) for t, c in sorted(per_type.items())},  # _decided/_right: side != 0 only
         "check_seconds_all_files": round(elapsed, 1),
     }
     real = {}
@@ -137,11 +141,14 @@ def main() -> None:
     print(f"  must-abstain types called ok/swapped: {len(abstain_confident)} of {abstain_total} "
           f"(max p {figures['abstain_types_max_probability']})")
     print(f"  mixed copies: {dict(mixed_counts)}")
-    print("  | scene type | ok | swapped | mixed | uncertain | not-spatial | other |")
-    print("  |---|---|---|---|---|---|---|")
+    print("  | scene type | files | ok | swapped | mixed | uncertain | not-spatial | other | accuracy on decided (side != 0) |")
+    print("  |---|---|---|---|---|---|---|---|---|")
+    named = ("ok", "swapped", "mixed", "uncertain", "not-spatial")
     for t, c in sorted(per_type.items()):
-        other = sum(v for k, v in c.items() if k not in ("ok", "swapped", "mixed", "uncertain", "not-spatial"))
-        print(f"  | {t} | {c['ok']} | {c['swapped']} | {c['mixed']} | {c['uncertain']} | {c['not-spatial']} | {other} |")
+        files = sum(v for k, v in c.items() if not k.startswith("_"))
+        other = files - sum(c[k] for k in named)
+        acc = f"{c['_right']}/{c['_decided']}" if c["_decided"] else "-"
+        print(f"  | {t} | {files} | " + " | ".join(str(c[k]) for k in named) + f" | {other} | {acc} |")
     print("real clips:")
     for k, v in real.items():
         print(f"  {k}: {v['verdict']} (p_swapped={v['p_swapped']}) {v['reason'] or ''}")

@@ -27,6 +27,14 @@ from stereofix.infer import Analyzer, check
 from stereofix.verdict import Calibration
 
 ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
+# "A clear-sided visible source": one visible sounding source (possibly moving, possibly among silent
+# distractors) whose energy-weighted azimuth is clearly off centre (truth side != 0). Two sources on
+# opposite sides are reported on their own: the side is then a matter of which one is louder.
+CLEAR_TYPES = ("single", "moving", "distractors")
+
+
+def is_clear(scene_type: str, side: int) -> bool:
+    return scene_type in CLEAR_TYPES and side != 0
 TARGET_ACCURACY = 0.99
 ABSTAIN_LEAK = 0.05
 THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
@@ -78,7 +86,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     clip_labels = np.array([float(s.flipped) for s in scored])
     clip_scale = _fit_scale(clip_mean, clip_labels)
     p = 1 / (1 + np.exp(-np.clip(clip_scale * clip_mean, -60, 60)))
-    clear = np.array([s.side != 0 and s.scene_type not in ABSTAIN_TYPES for s in scored])
+    clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
     decide = THRESHOLDS[-1]
@@ -90,7 +98,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
             decide = float(t)
             break
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
-    win_clear = np.array([s.side != 0 and s.scene_type not in ABSTAIN_TYPES for s in scores for _ in s.logits])
+    win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
     window_decide = THRESHOLDS[-1]
     for t in THRESHOLDS:

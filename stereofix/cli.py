@@ -81,7 +81,11 @@ def _setup(quiet: bool, verbose: bool, threads: int | None) -> None:
 
 
 def _error(path: str, exc: Exception) -> None:
-    _stderr().print(f"stereofix: error: {exc}" if str(exc).startswith(path) else f"stereofix: error: {path}: {exc}", markup=False)
+    """One line per failed file; a traceback only with --verbose, and only for our own bugs."""
+    text = str(exc) if isinstance(exc, StereofixError) else f"unexpected {type(exc).__name__}: {exc}"
+    _stderr().print(f"stereofix: error: {text}" if text.startswith(path) else f"stereofix: error: {path}: {text}", markup=False)
+    if not isinstance(exc, StereofixError):
+        log.debug("traceback", exc_info=exc)
 
 
 @contextmanager
@@ -177,7 +181,7 @@ def check(
                     from stereofix.plot import plot_check
 
                     plot_check(path, result, plot, analyzer)
-        except StereofixError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             _error(name, exc)
             codes.append(EXIT_ERROR)
             continue
@@ -272,7 +276,7 @@ def repair(
                     progress=cb,
                 )
                 report.path = name
-        except StereofixError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             _error(name, exc)
             codes.append(EXIT_ERROR)
             continue

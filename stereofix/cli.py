@@ -350,6 +350,7 @@ def train_flip(
     ] = None,
     init: Annotated[Optional[Path], typer.Option("--init", help="Start from these weights (fine-tuning).")] = None,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue from the run folder's last checkpoint.")] = True,
+    lr: Annotated[float, typer.Option("--lr", min=0.0, help="Peak learning rate (cosine decay to 0).")] = 2e-3,
     val_scenes: Annotated[int, typer.Option("--val-scenes", min=0, help="Validation scenes scored every --val-every steps.")] = 320,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = 1000,
     warm_pool: Annotated[int, typer.Option("--warm-pool", min=1, help="Examples rendered before the first step.")] = 256,
@@ -365,7 +366,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool,
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:

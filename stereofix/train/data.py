@@ -36,11 +36,17 @@ def scene_example(scene) -> dict:
         "audio": torch.from_numpy(np.ascontiguousarray(scene.audio[:2], dtype=np.float32)),
         "scene_type": scene.truth.get("scene_type", "?"),
         "side": int(scene.truth.get("side", 0)),
+        # Nothing in the scene tells a side (centred, off-screen, dual mono, noise only, balanced
+        # sources): the right answer is "no evidence", so the target is 0.5 whichever way it is flipped.
+        "no_side": int(scene.truth.get("side", 0)) == 0,
     }
 
 
-def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example."""
+def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example.
+
+    With `no_side` the label is 0.5 either way (the synthesizer knows there is nothing to judge).
+    """
     if rng.random() < 0.5:
         frames = frames.flip(-1)
         audio = audio.flip(0)
@@ -49,7 +55,7 @@ def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random) -> tu
         audio = audio.flip(0)
         label = 1.0
     gain = 10 ** (rng.uniform(-20, 6) / 20)  # level does not tell the side
-    return frames, audio * gain, label
+    return frames, audio * gain, 0.5 if no_side else label
 
 
 class ReplayPool:
@@ -74,7 +80,7 @@ class ReplayPool:
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
         picks = [self.items[self.rng.randrange(len(self.items))] for _ in range(size)]
-        fr, au, lb = zip(*(augment(p["frames"], p["audio"], self.rng) for p in picks))
+        fr, au, lb = zip(*(augment(p["frames"], p["audio"], self.rng, p.get("no_side", False)) for p in picks))
         n = min(a.shape[-1] for a in au)
         return {
             "frames": torch.stack(fr),
@@ -131,4 +137,4 @@ class VideoWindows(torch.utils.data.IterableDataset):
             except StereofixError:
                 durations[path] = 0.0
                 continue
-            yield {"frames": frames_to_model(frames), "audio": torch.from_numpy(audio), "scene_type": "video", "side": 0}
+            yield {"frames": frames_to_model(frames), "audio": torch.from_numpy(audio), "scene_type": "video", "side": 0, "no_side": False}

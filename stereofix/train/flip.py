@@ -37,6 +37,7 @@ class TrainConfig:
     workers: int = 1
     lr: float = 2e-3
     weight_decay: float = 1e-4
+    soft_no_side: bool = True  # target 0.5 for synthesized scenes with no side (teaches abstention)
     pool: int = 3000  # examples kept for replay
     fresh_per_step: int = 6  # new scenes pulled into the pool per step
     warm_pool: int = 256  # scenes rendered before the first step
@@ -153,8 +154,14 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     source = _source(tc, device)
     pool = ReplayPool(tc.pool, tc.seed + step)
     t0 = time.time()
+    def fresh() -> dict:
+        ex = next(source)
+        if not tc.soft_no_side:
+            ex["no_side"] = False
+        return ex
+
     for _ in range(tc.warm_pool):
-        pool.add(next(source))
+        pool.add(fresh())
     log(f"pool warmed with {tc.warm_pool} scenes in {time.time() - t0:.1f}s")
     logf = open(tc.out / "log.jsonl", "a")
     t_start, seen = time.time(), 0
@@ -162,7 +169,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     while step < tc.steps:
         model.train()
         for _ in range(tc.fresh_per_step):
-            pool.add(next(source))
+            pool.add(fresh())
         seen += tc.fresh_per_step
         b = pool.batch(tc.batch)
         for g in opt.param_groups:

@@ -64,3 +64,25 @@ def test_videos_folder_without_videos_is_an_error(tmp_path):
     r = _train(tmp_path / "run", "--steps", "1", "--videos", str(empty))
     assert r.exit_code == 2
     assert "no video files" in r.stderr
+
+
+def test_pool_labels_flips_and_keeps_no_side_at_half():
+    import torch
+
+    from stereofix.train.data import ReplayPool
+
+    pool = ReplayPool(8, seed=0)
+    frames = torch.zeros(8, 3, 72, 128, dtype=torch.uint8)
+    frames[..., :10] = 255  # something on the left edge, so a mirror is visible
+    left = torch.randn(32000)
+    pool.add({"frames": frames, "audio": torch.stack([left, 0.5 * left]), "no_side": False})
+    b = pool.batch(64)
+    for fr, au, lb in zip(b["frames"], b["audio"], b["label"]):
+        mirrored = bool(fr[..., -1].float().mean() > 100)
+        louder_right = bool(au[1].abs().sum() > au[0].abs().sum())
+        # label 1 exactly when the audio's side disagrees with the picture's side
+        assert lb.item() == float(mirrored != louder_right)
+    assert 0 < b["label"].mean() < 1
+    quiet = ReplayPool(4, seed=1)
+    quiet.add({"frames": frames, "audio": torch.stack([left, left]), "no_side": True})
+    assert torch.all(quiet.batch(16)["label"] == 0.5)

@@ -87,9 +87,16 @@ def _source_signal(rng, bank: Bank, split: str, kinds: tuple[str, ...], n: int, 
     return (y / rms).astype(np.float32), {"kind": kind, "group": group}
 
 
+ENVELOPE_WINDOW_S = 0.04  # a mouth or a string reacts to the sound of the moment, whatever the frame rate
+
+
 def _envelope(x: np.ndarray, frame_times: np.ndarray, rate: int, fps: float) -> np.ndarray:
-    """RMS of x around each frame time, scaled to 0..1 (by its own maximum)."""
-    half = max(1, int(rate / fps / 2))
+    """RMS of x in a short window around each frame time, scaled to 0..1 (by its own maximum).
+
+    The window is fixed in seconds, not one frame long: a scene rendered at 4 fps for training must
+    animate like a 25 fps video sampled at 4 fps, which is what the model sees at run time.
+    """
+    half = max(1, int(rate * ENVELOPE_WINDOW_S / 2))
     c = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
     idx = (frame_times * rate).astype(int)
     lo, hi = np.clip(idx - half, 0, x.size), np.clip(idx + half, 0, x.size)

@@ -21,13 +21,35 @@ SWAPPED = EXAMPLES / "instrument_left_swapped.mp4"
 pytestmark = pytest.mark.skipif(not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="no shipped weights")
 
 
+@pytest.fixture(scope="module")
+def decisive(tmp_path_factory) -> str:
+    """The shipped network with permissive thresholds: the pipeline's behaviour on real model
+    outputs (mixed stretches, repair decisions) is tested apart from how cautious the shipped
+    calibration is."""
+    from dataclasses import replace
+
+    from stereofix.weights import load_flip_model, save_checkpoint
+
+    model, cal, _ = load_flip_model(REPO_WEIGHTS / "flip-v1.pt")
+    path = tmp_path_factory.mktemp("w") / "decisive.pt"
+    save_checkpoint(path, model, replace(cal, decide=0.55, window_decide=0.55))
+    return str(path)
+
+
 def _check(*args: str) -> tuple[int, list[dict]]:
     r = runner.invoke(app, ["check", "--json", "--quiet", *args])
     return r.exit_code, [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
 
-def test_examples_verdicts_and_timeline():
+def test_shipped_model_never_calls_the_examples_the_wrong_way():
     code, (ok, swapped) = _check(str(LEFT), str(SWAPPED))
+    assert ok["verdict"] in ("ok", "uncertain") and swapped["verdict"] in ("swapped", "uncertain")
+    assert ok["p_swapped"] < 0.5 < swapped["p_swapped"]
+    assert ok["p_swapped"] == pytest.approx(1 - swapped["p_swapped"], abs=0.05)  # the answer flips
+
+
+def test_examples_verdicts_and_timeline(decisive):
+    code, (ok, swapped) = _check("--weights", decisive, str(LEFT), str(SWAPPED))
     assert ok["verdict"] == "ok" and swapped["verdict"] == "swapped"
     assert code == 1  # the batch's most severe: a swap was found
     assert ok["p_swapped"] < 0.5 < swapped["p_swapped"]
@@ -37,22 +59,22 @@ def test_examples_verdicts_and_timeline():
     assert ok["windows"][0]["start"] == pytest.approx(0.0, abs=0.05)
 
 
-def test_mixed_file_reports_its_flipped_stretch(tmp_path):
+def test_mixed_file_reports_its_flipped_stretch(tmp_path, decisive):
     from stereofix.media.rewrite import SwapChannels, rewrite
 
     mixed = tmp_path / "mixed.mp4"
     rewrite(LEFT, mixed, SwapChannels(ranges=((4.0, 9.0),)))
-    code, (out,) = _check(str(mixed))
+    code, (out,) = _check("--weights", decisive, str(mixed))
     assert out["verdict"] == "mixed", out
     assert code == 1
     (start, end), = out["stretches"]
     assert 3.0 <= start <= 5.0 and end >= 7.5
 
 
-def test_repair_fixes_swapped_and_leaves_ok_alone(tmp_path):
+def test_repair_fixes_swapped_and_leaves_ok_alone(tmp_path, decisive):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    r = runner.invoke(app, ["repair", "--json", "--output-dir", str(out_dir), str(LEFT), str(SWAPPED)])
+    r = runner.invoke(app, ["repair", "--json", "--weights", decisive, "--output-dir", str(out_dir), str(LEFT), str(SWAPPED)])
     assert r.exit_code == 0, r.stderr
     left_report, swapped_report = (json.loads(x) for x in r.stdout.splitlines())
     assert left_report["action"] == "left-alone" and not (out_dir / LEFT.name).exists()
@@ -63,21 +85,33 @@ def test_repair_fixes_swapped_and_leaves_ok_alone(tmp_path):
     n = min(a.shape[1], b.shape[1])
     # Channel 0 of the repaired file is channel 0 of the original again (AAC twice: correlation, not bits).
     assert np.corrcoef(a[0, :n], b[0, :n])[0, 1] > 0.9
-    code, (out,) = _check(str(fixed))
+    code, (out,) = _check("--weights", decisive, str(fixed))
     assert out["verdict"] == "ok"
 
 
-def test_dry_run_writes_nothing(tmp_path):
-    r = runner.invoke(app, ["repair", "--dry-run", "--json", str(SWAPPED)])
+def test_dry_run_writes_nothing(tmp_path, decisive):
+    r = runner.invoke(app, ["repair", "--dry-run", "--json", "--weights", decisive, str(SWAPPED)])
     assert r.exit_code == 0
     assert json.loads(r.stdout)["action"] == "would-repair"
 
 
-def test_plot_draws_a_png(tmp_path):
+def test_plot_draws_a_png(tmp_path, decisive):
     png = tmp_path / "why.png"
-    r = runner.invoke(app, ["check", "--plot", str(png), str(SWAPPED)])
+    r = runner.invoke(app, ["check", "--weights", decisive, "--plot", str(png), str(SWAPPED)])
     assert r.exit_code == 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
     assert Image.open(png).size[0] >= 640
+
+
+def test_repair_leaves_undecided_files_alone(tmp_path):
+    """With the shipped (cautious) calibration, a file the model does not call swapped is not touched."""
+    code, (out,) = _check(str(SWAPPED))
+    if out["verdict"] == "swapped":
+        pytest.skip("the shipped model decides this example; nothing undecided to test here")
+    before = SWAPPED.read_bytes()
+    r = runner.invoke(app, ["repair", "--json", "--inplace", str(SWAPPED)])
+    assert r.exit_code == 3
+    assert json.loads(r.stdout)["action"] == "left-alone"
+    assert SWAPPED.read_bytes() == before

@@ -378,7 +378,7 @@ def train_flip(
 @train_app.command("calibrate")
 def train_calibrate(
     weights: Annotated[Path, typer.Argument(help="Trained checkpoint (e.g. runs/flip/best.pt).")],
-    clips: Annotated[Path, typer.Option("--clips", help="Validation clips from `stereofix synth --split val`.")],
+    clips: Annotated[list[Path], typer.Option("--clips", help="Folder of validation clips from `stereofix synth --split val` (repeatable).")],
     out: Annotated[Path, typer.Option("--out", help="Calibrated weights file to write.")] = Path("weights/flip-v1.pt"),
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
@@ -393,7 +393,7 @@ def train_calibrate(
     try:
         analyzer = Analyzer.load(weights, device.value)
         with _progress(not quiet, "scoring validation clips") as cb:
-            scores = score_clips(analyzer, clips, progress=(lambda i, n: cb(i / n)) if cb else None)
+            scores = [x for folder in clips for x in score_clips(analyzer, folder, progress=(lambda i, n: cb(i / n)) if cb else None)]
         cal, figures = fit(scores)
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures

@@ -189,7 +189,7 @@ def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progre
             idx = live[b : b + BATCH_SIZE]
             fr = torch.from_numpy(frames[b : b + BATCH_SIZE]).permute(0, 1, 4, 2, 3).to(analyzer.device)
             au = torch.from_numpy(np.stack([_fit(audio[i], n) for i in idx])).to(analyzer.device)
-            logits += model(fr, au).float().cpu().tolist()
+            logits += model.predict(fr, au).float().cpu().tolist()
     for i, lg in zip(live, logits):
         scores[i].logit = lg
         scores[i].skipped = None

@@ -108,3 +108,15 @@ def test_inference_is_fast_enough_for_a_cpu_tool():
     """Not a timing assertion (those live in benchmarks): the model stays small."""
     model = FlipNet()
     assert sum(p.numel() for p in model.parameters()) < 2_000_000
+
+
+def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
+    torch.manual_seed(1)
+    model = FlipNet().eval()
+    cfg = model.cfg
+    frames = torch.randint(0, 255, (2, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
+    audio = torch.randn(2, 2, cfg.n_samples) * 0.1
+    with torch.no_grad():
+        p = model.predict(frames, audio)
+        assert torch.allclose(model.predict(frames.flip(-1), audio.flip(1)), p, atol=1e-5)
+        assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)

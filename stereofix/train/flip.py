@@ -89,8 +89,8 @@ def window_logits(model: FlipNet, examples: list[dict], device: str, batch: int 
         n = min(e["audio"].shape[-1] for e in chunk)
         fr = torch.stack([e["frames"] for e in chunk]).to(device)
         au = torch.stack([e["audio"][:, :n] for e in chunk]).to(device)
-        straight.append(model(fr, au).cpu())
-        flipped.append(model(fr, au.flip(1)).cpu())
+        straight.append(model.predict(fr, au).cpu())
+        flipped.append(model.predict(fr, au.flip(1)).cpu())
     return torch.cat(straight).numpy(), torch.cat(flipped).numpy()
 
 

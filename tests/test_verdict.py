@@ -48,7 +48,7 @@ def test_silent_windows_are_skipped():
 
 def test_plan_tiles_short_files_and_spreads_long_ones():
     short = plan_windows(0.0, 9.6, 2.0, 16)
-    assert [round(w.start, 2) for w in short] == [0.0, 1.9, 3.8, 5.7, 7.6]
+    assert [round(w.start, 2) for w in short] == [0.0, 0.95, 1.9, 2.85, 3.8, 4.75, 5.7, 6.65, 7.6]
     long = plan_windows(0.0, 3600.0, 2.0, 16, keyframes=[k * 3.0 for k in range(1201)])
     assert len(long) == 16
     assert long[0].start == 0.0 and long[-1].end <= 3600.0

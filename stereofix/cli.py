@@ -138,6 +138,8 @@ def _describe(result) -> str:
     text = f"{result.path}: {v.verdict}"
     if v.probability is not None:
         text += f" (p={v.probability:.2f})"
+    elif v.p_swapped is not None:
+        text += f" (p_swapped={v.p_swapped:.2f})"
     if v.stretches:
         text += " flipped " + ", ".join(f"{a:.1f}-{b:.1f}s" for a, b in v.stretches)
     if v.reason and v.verdict not in ("ok", "swapped", "mixed"):

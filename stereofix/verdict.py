@@ -44,7 +44,7 @@ class WindowScore:
 @dataclass
 class Verdict:
     verdict: str
-    probability: float | None  # probability that `verdict` is right (ok/swapped/mixed); p_swapped otherwise
+    probability: float | None  # probability that `verdict` is right (ok/swapped/mixed); None otherwise
     p_swapped: float | None
     windows: list[WindowScore] = field(default_factory=list)
     stretches: list[tuple[float, float]] = field(default_factory=list)  # flipped stretches (mixed)
@@ -86,7 +86,7 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
         return Verdict("swapped", p, p, windows)
     if p <= 1 - cal.decide:
         return Verdict("ok", 1 - p, p, windows)
-    return Verdict("uncertain", p, p, windows, reason="evidence too weak to decide")
+    return Verdict("uncertain", None, p, windows, reason="evidence too weak to decide")
 
 
 def _stretches(scored: list[WindowScore], threshold: float) -> list[tuple[float, float]]:

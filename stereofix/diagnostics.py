@@ -17,10 +17,11 @@ SILENCE_PEAK_DBFS = -60.0  # peak below this on both channels: silence (peak, no
 SILENCE_DBFS = -90.0  # RMS below this on both channels: silence (dither, codec noise)
 ONE_SILENT_DB = 40.0  # one channel this much quieter than the other: one channel silent
 DUAL_MONO_DB = -30.0  # side (L-R) energy this far below mid (L+R): dual mono, codec noise included
-POLARITY_CORR = -0.3  # low-band correlation below this: one channel is phase-inverted
+POLARITY_CORR = -0.3  # strongest correlation within MAX_LAG_S negative and below this: one channel inverted
+MAX_LAG_S = 0.002  # the widest spaced pair (about 60 cm) delays one channel by 1.75 ms
 UNRELATED_COHERENCE = 0.05  # mean coherence below this: two unrelated mono signals
 NFFT = 512  # samples per coherence segment (32 ms)
-LOW_BAND_HZ = (60.0, 1500.0)  # where both ears/mics of one scene stay coherent
+LOW_BAND_HZ = (60.0, 2000.0)  # where both ears/mics of one scene stay coherent
 COHERENCE_BAND_HZ = (100.0, 4000.0)
 
 
@@ -31,7 +32,7 @@ class AudioDiagnosis:
     reason: str | None  # "mono" | "silence" | "one-channel-silent" | "dual-mono" | "unrelated" | "polarity" | None
     rms_dbfs: tuple[float, ...]
     side_to_mid_db: float
-    low_band_correlation: float
+    low_band_correlation: float  # signed correlation below 2 kHz at the lag (within 2 ms) where it is strongest
     coherence: float
 
     @property
@@ -123,7 +124,17 @@ def diagnose(windows: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE) -> A
 
 
 def _band_correlation(acc: _Accumulator, band: np.ndarray) -> float:
-    """Zero-lag correlation of the two channels restricted to `band` (real part of the cross-spectrum)."""
-    num = float(np.real(acc.sxy[band]).sum())
+    """Correlation of the two channels restricted to `band`, at the lag within MAX_LAG_S where its
+    magnitude peaks, with its sign.
+
+    A delay (a spaced pair, a source off to one side) moves the peak to a non-zero lag but keeps it
+    positive; only an inverted channel makes the strongest peak negative. Zero lag alone would call
+    wide spaced pairs "inverted", because their low band rotates by half a cycle or more.
+    """
     den = float(np.sqrt(acc.sxx[band].sum() * acc.syy[band].sum()))
-    return num / den if den > 0 else 0.0
+    if den <= 0:
+        return 0.0
+    corr = np.fft.irfft(np.where(band, acc.sxy, 0), NFFT) * NFFT / 2 / den
+    lag = int(MAX_LAG_S * acc.sr)
+    window = np.concatenate([corr[-lag:], corr[: lag + 1]])
+    return float(window[int(np.argmax(np.abs(window)))])

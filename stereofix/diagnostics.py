@@ -17,7 +17,8 @@ SILENCE_PEAK_DBFS = -60.0  # peak below this on both channels: silence (peak, no
 SILENCE_DBFS = -90.0  # RMS below this on both channels: silence (dither, codec noise)
 ONE_SILENT_DB = 40.0  # one channel this much quieter than the other: one channel silent
 DUAL_MONO_DB = -30.0  # side (L-R) energy this far below mid (L+R): dual mono, codec noise included
-POLARITY_CORR = -0.3  # strongest correlation within MAX_LAG_S negative and below this: one channel inverted
+POLARITY_CORR = -0.5  # dominant correlation peak within MAX_LAG_S below this: one channel is inverted
+POLARITY_DOMINANCE = 2.0  # the negative peak must be this many times the largest positive one
 MAX_LAG_S = 0.002  # the widest spaced pair (about 60 cm) delays one channel by 1.75 ms
 UNRELATED_COHERENCE = 0.05  # mean coherence below this: two unrelated mono signals
 NFFT = 512  # samples per coherence segment (32 ms)
@@ -124,12 +125,12 @@ def diagnose(windows: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE) -> A
 
 
 def _band_correlation(acc: _Accumulator, band: np.ndarray) -> float:
-    """Correlation of the two channels restricted to `band`, at the lag within MAX_LAG_S where its
-    magnitude peaks, with its sign.
+    """The dominant correlation peak of the two channels in `band`, within MAX_LAG_S, with its sign.
 
     A delay (a spaced pair, a source off to one side) moves the peak to a non-zero lag but keeps it
-    positive; only an inverted channel makes the strongest peak negative. Zero lag alone would call
-    wide spaced pairs "inverted", because their low band rotates by half a cycle or more.
+    positive; an inverted channel makes it negative. Weakly coherent, reverberant recordings show
+    negative lobes next to positive ones, so the negative peak counts only when it dominates the
+    positive one POLARITY_DOMINANCE times; otherwise the positive peak is returned.
     """
     den = float(np.sqrt(acc.sxx[band].sum() * acc.syy[band].sum()))
     if den <= 0:
@@ -137,4 +138,5 @@ def _band_correlation(acc: _Accumulator, band: np.ndarray) -> float:
     corr = np.fft.irfft(np.where(band, acc.sxy, 0), NFFT) * NFFT / 2 / den
     lag = int(MAX_LAG_S * acc.sr)
     window = np.concatenate([corr[-lag:], corr[: lag + 1]])
-    return float(window[int(np.argmax(np.abs(window)))])
+    pos, neg = float(window.max()), float(window.min())
+    return neg if -neg > POLARITY_DOMINANCE * max(pos, 0.0) else pos

@@ -170,8 +170,7 @@ def check(
     try:
         analyzer = _load_analyzer(weights, device, required=False)
     except StereofixError as exc:
-        _stderr().print(f"stereofix: error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _fail(exc)
     from stereofix.infer import check as run_check
 
     for name in files:
@@ -195,6 +194,12 @@ def check(
             log.error("%s: %s", name, result.verdict.reason)
         codes.append(result.exit_code)
     raise typer.Exit(_worst(codes))
+
+
+def _fail(exc: StereofixError) -> None:
+    """A command-wide failure (no weights, bad training folder): one line, exit 2."""
+    _stderr().print(f"stereofix: error: {exc}", markup=False)
+    raise typer.Exit(EXIT_ERROR)
 
 
 def _usage(message: str) -> None:
@@ -335,8 +340,7 @@ def synth(
     try:
         manifest = export_scenes(out, n, seed, split, duration_s=duration)
     except StereofixError as exc:
-        _stderr().print(f"stereofix: error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _fail(exc)
     typer.echo(str(manifest))
 
 
@@ -372,8 +376,7 @@ def train_flip(
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
-        _stderr().print(f"stereofix: error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _fail(exc)
     typer.echo(str(final))
 
 
@@ -401,8 +404,7 @@ def train_calibrate(
         meta["calibration_figures"] = figures
         save_checkpoint(out, analyzer.model.cpu(), cal, meta)
     except StereofixError as exc:
-        _stderr().print(f"stereofix: error: {exc}", markup=False)
-        raise typer.Exit(EXIT_ERROR)
+        _fail(exc)
     typer.echo(json.dumps({"weights": str(out), **figures}))
 
 

@@ -98,6 +98,24 @@ def stereo_features(audio: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"bands": feats, "gcc": gcc}
 
 
+def at_times(x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Feature steps x [B, C, S] read at `times` [B, T] (seconds from the window start) -> [B, T, C].
+
+    Step s pools STFT frames centred at (TIME_POOL * s + (TIME_POOL - 1) / 2) * HOP samples;
+    between step centres the value is interpolated linearly, beyond the ends held.
+    """
+    s = x.shape[-1]
+    pos = (times * SAMPLE_RATE - (TIME_POOL - 1) / 2 * HOP) / (TIME_POOL * HOP)
+    pos = pos.clamp(0, s - 1)
+    i0 = pos.floor().long().clamp(max=s - 1)
+    i1 = (i0 + 1).clamp(max=s - 1)
+    w = (pos - i0).unsqueeze(1)  # [B, 1, T]
+    c = x.shape[1]
+    g0 = x.gather(2, i0.unsqueeze(1).expand(-1, c, -1))
+    g1 = x.gather(2, i1.unsqueeze(1).expand(-1, c, -1))
+    return (g0 * (1 - w) + g1 * w).transpose(1, 2)
+
+
 def swap_features(f: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The features of the same windows with channels exchanged, computed exactly from `f`."""
     sign = torch.tensor([1.0, -1.0, 1.0, -1.0], device=f["bands"].device).view(1, 4, 1, 1)

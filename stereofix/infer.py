@@ -178,8 +178,11 @@ def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progre
         return scores
     times = [frame_times(windows[i], fps) for i in live]
     flat = [t for ts in times for t in ts]
-    frames, _ = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
+    frames, shown = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
+    # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
+    starts = np.array([windows[i].start for i in live])[:, None]
+    offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
     if progress:
         progress(0.7)
     n = model.cfg.n_samples
@@ -189,7 +192,8 @@ def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progre
             idx = live[b : b + BATCH_SIZE]
             fr = torch.from_numpy(frames[b : b + BATCH_SIZE]).permute(0, 1, 4, 2, 3).to(analyzer.device)
             au = torch.from_numpy(np.stack([_fit(audio[i], n) for i in idx])).to(analyzer.device)
-            logits += model.predict(fr, au).float().cpu().tolist()
+            ft = torch.from_numpy(offsets[b : b + BATCH_SIZE]).to(analyzer.device)
+            logits += model.predict(fr, au, frame_times=ft).float().cpu().tolist()
     for i, lg in zip(live, logits):
         scores[i].logit = lg
         scores[i].skipped = None

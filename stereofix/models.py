@@ -8,6 +8,12 @@ Structure (after "Telling Left from Right", made small enough for a CPU):
                                 -> beta [B,T,D] (where the sounding thing is in the picture)
     logit = mean_t sum_k alpha[t,k] * beta[t,k] * gate[t]
 
+The "sounding" map has a second, explicit term: a learned cross-correlation over the window's
+frames between how each place in the picture changes and how the sound's content changes at the
+frames' instants (sync). A silent object that stands still or moves to its own rhythm correlates
+with nothing heard; the sounding one does. This is the cue the paper's network must discover
+alone, and the one the per-frame FiLM path only sees one frame at a time.
+
 alpha is computed as a(f) - a(swap(f)), so swapping the channels negates the logit exactly; the
 product with beta means the model can only be confident when BOTH the audio and the picture
 place the source off centre, which is what makes centred, off-screen and dual-mono windows
@@ -37,6 +43,7 @@ class FlipConfig:
     visual: tuple[int, int, int] = (24, 48, 64)
     window_s: float = 2.0
     fps: float = MODEL_FPS
+    sync: int = 8  # size of the audio-visual sync code (0: no sync term)
 
     @property
     def n_frames(self) -> int:
@@ -54,6 +61,7 @@ class FlipConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
         d = dict(d)
+        d.setdefault("sync", 0)  # saved before the sync term existed
         if "visual" in d:
             d["visual"] = tuple(d["visual"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
@@ -142,13 +150,34 @@ class FlipNet(nn.Module):
         self.gate = nn.Linear(c, 1)
         cols = FRAME_WIDTH // 8
         self.column_code = nn.Parameter(torch.randn(cfg.dim, cols) * 0.1)
+        if cfg.sync:
+            self.sync_visual = nn.Conv2d(c, cfg.sync, 1)
+            self.sync_audio = nn.Linear(cfg.content, cfg.sync)
+            # Zero: a new sync term starts silent, so it can be added to a trained model and fine-tuned.
+            nn.init.zeros_(self.sync_audio.weight)
+            nn.init.zeros_(self.sync_audio.bias)
 
-    def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is."""
+    def sync_map(self, v: torch.Tensor, instant: torch.Tensor) -> torch.Tensor:
+        """[B, h*w]: covariance over frames of each place's change with the sound's change."""
+        b, t, c, hh, ww = v.shape
+        sv = self.sync_visual(v.flatten(0, 1)).reshape(b, t, -1, hh * ww)
+        sa = self.sync_audio(instant)  # [B, T, K]
+        sv = sv - sv.mean(1, keepdim=True)
+        sa = sa - sa.mean(1, keepdim=True)
+        return torch.einsum("btkp,btk->bp", sv, sa) / t
+
+    def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
+                        instant: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is.
+
+        content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants.
+        """
         v = self.visual(frames)  # [B, T, C, h, w]
         scale, shift = self.film(content).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
         h = F.gelu(v * (1 + scale) + shift)
         logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
+        if self.cfg.sync and instant is not None:
+            logits = logits + self.sync_map(v, instant).unsqueeze(1)
         att = torch.softmax(logits, dim=-1).reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
@@ -157,11 +186,19 @@ class FlipNet(nn.Module):
         gate = F.softplus(self.gate(pooled))  # [B, T, 1]: how sure the picture is
         return beta * gate, att
 
-    def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False):
+    def frame_instants(self, batch: int, t: int, device=None) -> torch.Tensor:
+        """[B, T] seconds from the window start: the slot centres where check samples frames."""
+        return ((torch.arange(t, device=device, dtype=torch.float32) + 0.5) / self.cfg.fps).expand(batch, t)
+
+    def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False,
+                frame_times: torch.Tensor | None = None):
         """
         Args:
             frames: [B, T, 3, H, W] uint8 or float in [0, 1], T = cfg.n_frames, H x W = 72 x 128.
             audio: [B, 2, N] float32 at 16 kHz, channel 0 = left.
+            frame_times: [B, T] seconds from the window's start at which each frame is shown;
+                default the slot centres. A decoder that skips B-frames hands back frames up to a
+                few frames early, and the sync term should hear the sound of the frame it sees.
 
         Returns:
             logit [B]: > 0 means the channels are flipped relative to the picture.
@@ -171,14 +208,18 @@ class FlipNet(nn.Module):
         f = feats.stereo_features(audio)
         t = frames.shape[1]
         alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
-        content = F.adaptive_avg_pool1d(self.audio_content(f), t).transpose(1, 2)  # [B, T, C]
-        beta, att = self.side_of_picture(frames, content)
+        content_steps = self.audio_content(f)  # [B, C, S]
+        content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
+        if frame_times is None:
+            frame_times = self.frame_instants(frames.shape[0], t, frames.device)
+        instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
+        beta, att = self.side_of_picture(frames, content, instant)
         logit = (alpha * beta).sum(-1).mean(-1)
         if return_parts:
             return logit, {"alpha": alpha, "beta": beta, "attention": att}
         return logit
 
-    def predict(self, frames: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    def predict(self, frames: torch.Tensor, audio: torch.Tensor, frame_times: torch.Tensor | None = None) -> torch.Tensor:
         """The logit averaged with that of the mirrored picture and exchanged channels.
 
         Mirroring the picture and exchanging the channels keeps the answer, so averaging the two
@@ -187,5 +228,5 @@ class FlipNet(nn.Module):
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        return 0.5 * (self(frames, audio) + self(frames.flip(-1), audio.flip(1)))
+        return 0.5 * (self(frames, audio, frame_times=frame_times) + self(frames.flip(-1), audio.flip(1), frame_times=frame_times))
 

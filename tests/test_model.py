@@ -73,9 +73,15 @@ def test_swap_features_matches_recomputation():
     assert torch.allclose(s["gcc"], g["gcc"], atol=1e-4)
 
 
+def _live_sync(model: FlipNet) -> FlipNet:
+    """A fresh model's sync term is zero; give it weights so the tests exercise it too."""
+    torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
+    return model
+
+
 def test_logit_is_exactly_antisymmetric_under_channel_swap():
     torch.manual_seed(0)
-    model = FlipNet().eval()
+    model = _live_sync(FlipNet()).eval()
     cfg = model.cfg
     frames = torch.randint(0, 255, (3, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
     audio = torch.randn(3, 2, cfg.n_samples) * 0.1
@@ -112,7 +118,7 @@ def test_inference_is_fast_enough_for_a_cpu_tool():
 
 def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
     torch.manual_seed(1)
-    model = FlipNet().eval()
+    model = _live_sync(FlipNet()).eval()
     cfg = model.cfg
     frames = torch.randint(0, 255, (2, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
     audio = torch.randn(2, 2, cfg.n_samples) * 0.1
@@ -120,3 +126,34 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         p = model.predict(frames, audio)
         assert torch.allclose(model.predict(frames.flip(-1), audio.flip(1)), p, atol=1e-5)
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
+
+
+def test_sync_term_starts_silent_so_older_weights_fine_tune():
+    torch.manual_seed(2)
+    old = FlipNet(FlipConfig(sync=0)).eval()
+    assert FlipConfig.from_dict({"dim": 16}).sync == 0  # configs saved before the sync term
+    new = FlipNet(FlipConfig(sync=8)).eval()
+    missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith("sync_") for k in missing) and missing
+    frames = torch.randint(0, 255, (2, 8, 3, 72, 128), dtype=torch.uint8)
+    audio = torch.randn(2, 2, 32000) * 0.1
+    with torch.no_grad():
+        (a, parts_new), (b, parts_old) = new(frames, audio, return_parts=True), old(frames, audio, return_parts=True)
+        assert torch.equal(a, b) and torch.equal(parts_new["attention"], parts_old["attention"])
+        _live_sync(new)
+        moved = new(frames, audio, return_parts=True)[1]["attention"]
+        assert (moved / parts_old["attention"] - 1).abs().max() > 1e-3  # the live term moves the attention
+
+
+def test_sync_map_ignores_a_still_picture():
+    """Only change over the window can correlate with the sound: a frozen picture scores zero."""
+    torch.manual_seed(3)
+    model = _live_sync(FlipNet()).eval()
+    still = torch.rand(1, 1, 3, 72, 128).repeat(1, 8, 1, 1, 1)
+    instant = torch.randn(1, 8, model.cfg.content)
+    with torch.no_grad():
+        v = model.visual(still)
+        assert torch.allclose(model.sync_map(v, instant), torch.zeros(1, v.shape[-2] * v.shape[-1]), atol=1e-5)
+        moving = still.clone()
+        moving[:, ::2, :, 20:40, 10:30] = 1.0  # a patch that blinks
+        assert model.sync_map(model.visual(moving), instant).abs().max() > 1e-3

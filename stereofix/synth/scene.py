@@ -148,7 +148,7 @@ def _layout(rng, scene_type: str, tn: np.ndarray) -> list[dict]:
 
 def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sample_rate: int = 16000,
                  fps: float = 8.0, long_side: int = 128, scene_type: str | None = None,
-                 mic_model: str | None = None, bank: Bank | str | None = None) -> Scene:
+                 mic_model: str | None = None, bank: Bank | str | None = None, frame_phase: float = 0.0) -> Scene:
     """Render the scene of `seed` from the material of `split`.
 
     Args:
@@ -158,6 +158,9 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
             rate and the picture's long side (px).
         scene_type: one of SCENE_TYPES, or None to draw one.
         mic_model: one of spatial.MIC_MODELS, or None to draw one (tests and per-model figures).
+        frame_phase: frame k is shown at (k + frame_phase) / fps. Videos use 0; training uses 0.5,
+            the slot centres at which `check` samples a window's frames (windows.frame_times), so
+            the picture meets the sound at the same instant in training as at run time.
         bank: a Bank or its folder; default: the cached bank (built on first use).
 
     Returns:
@@ -178,7 +181,7 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
     rate = int(sample_rate)
     n = int(round(duration_s * rate))
     n_frames = max(1, int(round(duration_s * fps)))
-    frame_times = np.arange(n_frames, dtype=np.float64) / fps
+    frame_times = (np.arange(n_frames, dtype=np.float64) + float(frame_phase)) / fps
     tn = frame_times / max(duration_s, 1e-9)
 
     hfov = float(rng.uniform(*HFOV_RANGE_DEG))

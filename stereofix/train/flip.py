@@ -51,7 +51,8 @@ class TrainConfig:
 
 
 def _render_kwargs(cfg: FlipConfig) -> dict:
-    return {"duration_s": cfg.window_s, "sample_rate": 16000, "fps": cfg.fps, "long_side": 128}
+    # frame_phase 0.5: frames at the slot centres, where check samples them (windows.frame_times).
+    return {"duration_s": cfg.window_s, "sample_rate": 16000, "fps": cfg.fps, "long_side": 128, "frame_phase": 0.5}
 
 
 def _source(tc: TrainConfig, device: str):
@@ -144,8 +145,12 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         step, best = int(state["step"]), float(state["best"])
         log(f"resumed from {last} at step {step}")
     elif tc.init is not None:
-        model.load_state_dict(load_checkpoint(tc.init)["state_dict"])
-        log(f"initialised from {tc.init}")
+        # A model saved before the sync term existed initialises everything else; the sync term
+        # starts silent (models.FlipNet) and is learned in the fine-tune.
+        missing, unexpected = model.load_state_dict(load_checkpoint(tc.init)["state_dict"], strict=False)
+        if unexpected or any(not k.startswith("sync_") for k in missing):
+            raise InputError(f"--init {tc.init}: weights do not fit this model")
+        log(f"initialised from {tc.init}" + (" (new sync term from zero)" if missing else ""))
     (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))
 
     t0 = time.time()

@@ -10,6 +10,7 @@ loaded with `weights_only=True` (no pickled classes).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from pathlib import Path
@@ -83,6 +84,11 @@ def load_flip_model(path: str | Path | None = None, device: str = "cpu") -> tupl
     return model.eval().to(device), Calibration.from_dict(ckpt.get("calibration")), p
 
 
+def _plain(x):
+    """JSON types only (numpy scalars become Python numbers), so the file loads with weights_only=True."""
+    return json.loads(json.dumps(x, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
 def save_checkpoint(path: Path, model: FlipNet, calibration: Calibration | None = None, meta: dict | None = None) -> Path:
     """Write a checkpoint; the caller may rename it to its hashed name with `hashed_name`."""
     from dataclasses import asdict
@@ -94,8 +100,8 @@ def save_checkpoint(path: Path, model: FlipNet, calibration: Calibration | None 
             "kind": "flip",
             "config": model.cfg.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "calibration": asdict(calibration or Calibration()),
-            "meta": meta or {},
+            "calibration": _plain(asdict(calibration or Calibration())),
+            "meta": _plain(meta or {}),
         },
         tmp,
     )

@@ -112,6 +112,19 @@ def test_determinism(bank):
     assert not np.array_equal(a.audio, c.audio)
 
 
+def test_camera_shake_is_bounded_whatever_the_frame_rate(bank):
+    """Shake is a wobble in seconds: a long 25 fps scene swings no more than a short 4 fps one."""
+    swings = {}
+    for fps, dur in ((4.0, 2.0), (25.0, 10.0)):
+        for seed in range(40):
+            t = render_scene(seed, "train", scene_type="single", bank=bank, fps=fps, duration_s=dur, long_side=32).truth
+            if t["camera"]["shake"] > 0 and t["camera"]["zoom"] == [1.0, 1.0]:
+                u = np.array(t["objects"][0]["u"])
+                swings.setdefault(fps, []).append(np.ptp(u))
+    assert swings[4.0] and swings[25.0]
+    assert max(swings[25.0]) < 0.2 and max(swings[4.0]) < 0.2  # was up to 0.7 of the picture at 25 fps
+
+
 def test_frame_phase_shows_frames_at_slot_centres(bank):
     """Training renders frames where check samples them: half a frame into each slot."""
     a = render_scene(5, "train", bank=bank, fps=4.0, long_side=64)

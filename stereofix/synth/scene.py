@@ -195,8 +195,13 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
     shake = float(rng.uniform(0, 0.02)) if rng.random() < 0.4 else 0.0
     zoom0, zoom1 = (1.0, 1.0) if rng.random() < 0.6 else tuple(rng.uniform(1.0, 1.15, 2))
     zoom = zoom0 + (zoom1 - zoom0) * tn
-    shake_xy = np.cumsum(rng.normal(0, shake, (n_frames, 2)), axis=0) if shake else np.zeros((n_frames, 2))
-    shake_xy -= shake_xy.mean(axis=0)
+    # Hand-held wobble: a few tremor frequencies, fixed in seconds. (A random walk per frame grew with
+    # the frame rate and the length, so 10 s exports at 25 fps swung a third of the picture, the crop
+    # clamped at the canvas edge and the truth no longer matched the picture.)
+    shake_xy = np.zeros((n_frames, 2))
+    if shake:
+        freq, phase = rng.uniform(0.5, 4.0, (3, 2)), rng.uniform(0, 2 * np.pi, (3, 2))
+        shake_xy = shake * np.sin(2 * np.pi * freq[None] * frame_times[:, None, None] + phase[None]).sum(1) / np.sqrt(1.5)
     for o in objs:  # world u/v -> picture u/v under the camera
         o["u_img"] = 0.5 + (o["u"] - 0.5 - shake_xy[:, 0]) * zoom
         o["v_img"] = 0.5 + (o["v"] - 0.5 - shake_xy[:, 1]) * zoom

@@ -360,6 +360,7 @@ def train_flip(
     val_scenes: Annotated[int, typer.Option("--val-scenes", min=0, help="Validation scenes scored every --val-every steps.")] = 320,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = 1000,
     warm_pool: Annotated[int, typer.Option("--warm-pool", min=1, help="Examples rendered before the first step.")] = 256,
+    sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none, as the shipped model; see README).")] = 0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -367,12 +368,13 @@ def train_flip(
     """Train the flip classifier on synthesized scenes (or fine-tune on your own stereo videos)."""
     _setup(quiet, False, threads)
     from stereofix.infer import resolve_device
+    from stereofix.models import FlipConfig
     from stereofix.train.flip import TrainConfig, train
 
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool,
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync),
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:

@@ -43,7 +43,7 @@ class FlipConfig:
     visual: tuple[int, int, int] = (24, 48, 64)
     window_s: float = 2.0
     fps: float = MODEL_FPS
-    sync: int = 8  # size of the audio-visual sync code (0: no sync term)
+    sync: int = 0  # size of the audio-visual sync code (0: no sync term; `train flip --sync 8`)
 
     @property
     def n_frames(self) -> int:
@@ -61,7 +61,6 @@ class FlipConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
         d = dict(d)
-        d.setdefault("sync", 0)  # saved before the sync term existed
         if "visual" in d:
             d["visual"] = tuple(d["visual"])
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
@@ -176,7 +175,7 @@ class FlipNet(nn.Module):
         scale, shift = self.film(content).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
         h = F.gelu(v * (1 + scale) + shift)
         logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
-        if self.cfg.sync and instant is not None:
+        if instant is not None:
             logits = logits + self.sync_map(v, instant).unsqueeze(1)
         att = torch.softmax(logits, dim=-1).reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
@@ -210,9 +209,11 @@ class FlipNet(nn.Module):
         alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
         content_steps = self.audio_content(f)  # [B, C, S]
         content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
-        if frame_times is None:
-            frame_times = self.frame_instants(frames.shape[0], t, frames.device)
-        instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
+        instant = None
+        if self.cfg.sync:
+            if frame_times is None:
+                frame_times = self.frame_instants(frames.shape[0], t, frames.device)
+            instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
         beta, att = self.side_of_picture(frames, content, instant)
         logit = (alpha * beta).sum(-1).mean(-1)
         if return_parts:

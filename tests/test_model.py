@@ -73,18 +73,22 @@ def test_swap_features_matches_recomputation():
     assert torch.allclose(s["gcc"], g["gcc"], atol=1e-4)
 
 
-def _live_sync(model: FlipNet) -> FlipNet:
-    """A fresh model's sync term is zero; give it weights so the tests exercise it too."""
+def _live_sync(model: FlipNet | None = None) -> FlipNet:
+    """A model with the sync term, given weights (it starts at zero) so the tests exercise it too."""
+    model = model or FlipNet(FlipConfig(sync=8))
     torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
     return model
 
 
+def _random_window(model: FlipNet, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    frames = torch.randint(0, 255, (n, model.cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
+    return frames, torch.randn(n, 2, model.cfg.n_samples) * 0.1
+
+
 def test_logit_is_exactly_antisymmetric_under_channel_swap():
     torch.manual_seed(0)
-    model = _live_sync(FlipNet()).eval()
-    cfg = model.cfg
-    frames = torch.randint(0, 255, (3, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
-    audio = torch.randn(3, 2, cfg.n_samples) * 0.1
+    model = _live_sync().eval()
+    frames, audio = _random_window(model, 3)
     with torch.no_grad():
         a, b = model(frames, audio), model(frames, audio.flip(1))
     assert torch.allclose(a, -b, atol=1e-5)
@@ -118,10 +122,8 @@ def test_inference_is_fast_enough_for_a_cpu_tool():
 
 def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
     torch.manual_seed(1)
-    model = _live_sync(FlipNet()).eval()
-    cfg = model.cfg
-    frames = torch.randint(0, 255, (2, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
-    audio = torch.randn(2, 2, cfg.n_samples) * 0.1
+    model = _live_sync().eval()
+    frames, audio = _random_window(model, 2)
     with torch.no_grad():
         p = model.predict(frames, audio)
         assert torch.allclose(model.predict(frames.flip(-1), audio.flip(1)), p, atol=1e-5)
@@ -135,8 +137,7 @@ def test_sync_term_starts_silent_so_older_weights_fine_tune():
     new = FlipNet(FlipConfig(sync=8)).eval()
     missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("sync_") for k in missing) and missing
-    frames = torch.randint(0, 255, (2, 8, 3, 72, 128), dtype=torch.uint8)
-    audio = torch.randn(2, 2, 32000) * 0.1
+    frames, audio = _random_window(old, 2)
     with torch.no_grad():
         (a, parts_new), (b, parts_old) = new(frames, audio, return_parts=True), old(frames, audio, return_parts=True)
         assert torch.equal(a, b) and torch.equal(parts_new["attention"], parts_old["attention"])
@@ -148,7 +149,7 @@ def test_sync_term_starts_silent_so_older_weights_fine_tune():
 def test_sync_map_ignores_a_still_picture():
     """Only change over the window can correlate with the sound: a frozen picture scores zero."""
     torch.manual_seed(3)
-    model = _live_sync(FlipNet()).eval()
+    model = _live_sync().eval()
     still = torch.rand(1, 1, 3, 72, 128).repeat(1, 8, 1, 1, 1)
     instant = torch.randn(1, 8, model.cfg.content)
     with torch.no_grad():

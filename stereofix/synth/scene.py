@@ -158,10 +158,10 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
             rate and the picture's long side (px).
         scene_type: one of SCENE_TYPES, or None to draw one.
         mic_model: one of spatial.MIC_MODELS, or None to draw one (tests and per-model figures).
+        bank: a Bank or its folder; default: the cached bank (built on first use).
         frame_phase: frame k is shown at (k + frame_phase) / fps. Videos use 0; training uses 0.5,
             the slot centres at which `check` samples a window's frames (windows.frame_times), so
             the picture meets the sound at the same instant in training as at run time.
-        bank: a Bank or its folder; default: the cached bank (built on first use).
 
     Returns:
         A Scene. truth holds: seed, split, scene_type, mic (model and parameters), hfov_deg, aspect,

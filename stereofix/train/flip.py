@@ -16,7 +16,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -133,21 +133,27 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     torch.manual_seed(tc.seed)
     random.seed(tc.seed)
     tc.out.mkdir(parents=True, exist_ok=True)
+    last = tc.out / "last.pt"
+    resuming = tc.resume and last.exists()
+    init = load_checkpoint(tc.init) if tc.init is not None and not resuming else None
+    if init is not None:
+        # Fine-tuning keeps the network of the weights it starts from; --sync can add the sync term.
+        start = FlipConfig.from_dict(init.get("config", {}))
+        tc.model = replace(start, sync=start.sync or tc.model.sync)
     model = FlipNet(tc.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0
     best = float("inf")
-    last = tc.out / "last.pt"
-    if tc.resume and last.exists():
+    if resuming:
         state = torch.load(last, map_location=device, weights_only=True)
         model.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
         step, best = int(state["step"]), float(state["best"])
         log(f"resumed from {last} at step {step}")
-    elif tc.init is not None:
-        # A model saved before the sync term existed initialises everything else; the sync term
-        # starts silent (models.FlipNet) and is learned in the fine-tune.
-        missing, unexpected = model.load_state_dict(load_checkpoint(tc.init)["state_dict"], strict=False)
+    elif init is not None:
+        # A model saved without the sync term initialises everything else; the sync term starts
+        # silent (models.FlipNet) and is learned in the fine-tune.
+        missing, unexpected = model.load_state_dict(init["state_dict"], strict=False)
         if unexpected or any(not k.startswith("sync_") for k in missing):
             raise InputError(f"--init {tc.init}: weights do not fit this model")
         log(f"initialised from {tc.init}" + (" (new sync term from zero)" if missing else ""))

@@ -8,11 +8,11 @@ Structure (after "Telling Left from Right", made small enough for a CPU):
                                 -> beta [B,T,D] (where the sounding thing is in the picture)
     logit = mean_t sum_k alpha[t,k] * beta[t,k] * gate[t]
 
-The "sounding" map has a second, explicit term: a learned cross-correlation over the window's
-frames between how each place in the picture changes and how the sound's content changes at the
-frames' instants (sync). A silent object that stands still or moves to its own rhythm correlates
-with nothing heard; the sounding one does. This is the cue the paper's network must discover
-alone, and the one the per-frame FiLM path only sees one frame at a time.
+With `FlipConfig.sync` > 0 (off in the shipped weights) the "sounding" map has a second, explicit
+term: a learned cross-correlation over the window's frames between how each place in the picture
+changes and how the sound's content changes at the frames' instants (sync). A silent object that
+stands still or moves to its own rhythm correlates with nothing heard; the sounding one does. The
+per-frame FiLM path only sees that cue one frame at a time.
 
 alpha is computed as a(f) - a(swap(f)), so swapping the channels negates the logit exactly; the
 product with beta means the model can only be confident when BOTH the audio and the picture
@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stereofix import features as feats
+from stereofix.windows import slot_centres
 
 FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
@@ -187,7 +188,7 @@ class FlipNet(nn.Module):
 
     def frame_instants(self, batch: int, t: int, device=None) -> torch.Tensor:
         """[B, T] seconds from the window start: the slot centres where check samples frames."""
-        return ((torch.arange(t, device=device, dtype=torch.float32) + 0.5) / self.cfg.fps).expand(batch, t)
+        return torch.tensor(slot_centres(t, self.cfg.fps), device=device).expand(batch, t)
 
     def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False,
                 frame_times: torch.Tensor | None = None):

@@ -64,7 +64,12 @@ def _snap(t: float, keyframes: Sequence[float], lo: float, hi: float) -> float:
     return float(best) if abs(best - t) <= WINDOW_S * 2 else t
 
 
+def slot_centres(n: int, fps: float) -> list[float]:
+    """Seconds from a window's start of its `n` frames: centred in `fps` slots (training renders there too)."""
+    return [(i + 0.5) / fps for i in range(n)]
+
+
 def frame_times(window: Window, fps: float) -> list[float]:
     """Times of the frames the model sees in a window: centred in `fps` slots."""
     n = max(1, int(round((window.end - window.start) * fps)))
-    return [window.start + (i + 0.5) / fps for i in range(n)]
+    return [window.start + c for c in slot_centres(n, fps)]

@@ -89,7 +89,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
-    decide = float(THRESHOLDS[-1])
+    decide = THRESHOLDS[-1]
     for t in THRESHOLDS:
         decided = np.maximum(p, 1 - p) >= t
         acc = correct[clear & decided].mean() if (clear & decided).any() else 1.0
@@ -100,7 +100,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
-    window_decide = float(THRESHOLDS[-1])
+    window_decide = THRESHOLDS[-1]
     for t in THRESHOLDS:
         conf = np.maximum(wp, 1 - wp) >= t
         if (win_clear & conf).any() and win_correct[win_clear & conf].mean() >= TARGET_ACCURACY:

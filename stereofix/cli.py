@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from stereofix.errors import StereofixError, WeightsError
+from stereofix.errors import InputError, StereofixError, WeightsError
 
 EXIT_OK, EXIT_SWAP, EXIT_ERROR, EXIT_UNDETERMINED = 0, 1, 2, 3
 _SEVERITY = {EXIT_OK: 0, EXIT_UNDETERMINED: 1, EXIT_SWAP: 2, EXIT_ERROR: 3}
@@ -360,6 +360,10 @@ def train_flip(
     val_scenes: Annotated[int, typer.Option("--val-scenes", min=0, help="Validation scenes scored every --val-every steps.")] = 320,
     val_every: Annotated[int, typer.Option("--val-every", min=1, help="Steps between validations.")] = 1000,
     warm_pool: Annotated[int, typer.Option("--warm-pool", min=1, help="Examples rendered before the first step.")] = 256,
+    focus: Annotated[
+        Optional[list[str]],
+        typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share (repeatable; see README)."),
+    ] = None,
     sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none, as the shipped model; see README).")] = 0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
@@ -375,11 +379,32 @@ def train_flip(
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync),
+            focus=_scene_weights(focus),
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
         _fail(exc)
     typer.echo(str(final))
+
+
+def _scene_weights(items: list[str] | None) -> dict[str, float] | None:
+    """--focus TYPE=WEIGHT ... -> {type: weight}, checked against the synthesizer's types."""
+    if not items:
+        return None
+    from stereofix.synth.scene import type_probabilities
+
+    out: dict[str, float] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--focus {item}: expected TYPE=WEIGHT, e.g. distractors=0.3") from None
+    try:
+        type_probabilities(out)
+    except ValueError as exc:
+        raise InputError(f"--focus: {exc}") from None
+    return out
 
 
 @train_app.command("calibrate")

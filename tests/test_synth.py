@@ -136,6 +136,29 @@ def test_frame_phase_shows_frames_at_slot_centres(bank):
     assert not np.array_equal(a.frames, b.frames) or not any(o["sounding"] for o in a.truth["objects"])
 
 
+def test_scene_weights_change_the_mixture_only():
+    """Training's --focus: more of one type, the rest in their default proportions; typos are errors."""
+    from stereofix.synth.scene import SCENE_WEIGHTS, type_probabilities
+
+    assert np.allclose(type_probabilities(), SCENE_WEIGHTS)
+    p = type_probabilities({"distractors": 1.0})
+    i = SCENE_TYPES.index("distractors")
+    assert p[i] > 0.5 and np.isclose(sum(p), 1)
+    rest = [x for j, x in enumerate(p) if j != i]
+    assert np.allclose(np.array(rest) / sum(rest), np.delete(SCENE_WEIGHTS, i) / np.delete(SCENE_WEIGHTS, i).sum())
+    assert type_probabilities({"single": 0, "moving": 0})[0] == 0
+    with pytest.raises(ValueError, match="unknown scene types"):
+        type_probabilities({"distractor": 1})
+    with pytest.raises(ValueError):
+        type_probabilities({t: 0 for t in SCENE_TYPES})
+
+
+def test_scene_weights_pick_the_drawn_type(bank):
+    only = {t: 0.0 for t in SCENE_TYPES} | {"offscreen": 1.0}
+    for seed in range(3):
+        assert render_scene(seed, "train", bank=bank, long_side=32, scene_weights=only).truth["scene_type"] == "offscreen"
+
+
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
 def test_scene_types(bank, scene_type):
     s = render_scene(7, "train", scene_type=scene_type, bank=bank, duration_s=2.0, fps=8.0, long_side=128)

@@ -66,6 +66,17 @@ def test_videos_folder_without_videos_is_an_error(tmp_path):
     assert "no video files" in r.stderr
 
 
+def test_focus_reweights_training_scenes_and_rejects_typos(tmp_path, quick_bank, monkeypatch):
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    r = _train(tmp_path / "run", "--steps", "1", "--focus", "distractors=0.5", "--focus", "noise_only=0")
+    assert r.exit_code == 0, r.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["focus"] == {"distractors": 0.5, "noise_only": 0.0}
+    for bad in ("distractor=0.5", "distractors", "distractors=lots"):
+        r = _train(tmp_path / "bad", "--steps", "1", "--focus", bad)
+        assert r.exit_code == 2 and "--focus" in r.stderr and "Traceback" not in r.output
+
+
 def test_pool_labels_flips_and_keeps_no_side_at_half():
     import torch
 

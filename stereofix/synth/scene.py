@@ -58,6 +58,18 @@ class Scene:
     truth: dict
 
 
+def type_probabilities(weights: dict[str, float] | None = None) -> list[float]:
+    """SCENE_WEIGHTS with some types' weights replaced, normalised to sum to 1."""
+    weights = weights or {}
+    unknown = set(weights) - set(SCENE_TYPES)
+    if unknown:
+        raise ValueError(f"unknown scene types {sorted(unknown)}; expected some of {SCENE_TYPES}")
+    w = np.array([float(weights.get(t, d)) for t, d in zip(SCENE_TYPES, SCENE_WEIGHTS)])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("scene weights must be >= 0 and not all 0")
+    return (w / w.sum()).tolist()
+
+
 def azimuth_deg(u: np.ndarray | float, hfov_deg: float) -> np.ndarray:
     """Azimuth (degrees, + = left) of horizontal image position u (0 = left edge)."""
     return np.rad2deg(np.arctan((0.5 - np.asarray(u, np.float64)) * 2 * np.tan(np.deg2rad(hfov_deg) / 2)))
@@ -148,7 +160,8 @@ def _layout(rng, scene_type: str, tn: np.ndarray) -> list[dict]:
 
 def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sample_rate: int = 16000,
                  fps: float = 8.0, long_side: int = 128, scene_type: str | None = None,
-                 mic_model: str | None = None, bank: Bank | str | None = None, frame_phase: float = 0.0) -> Scene:
+                 mic_model: str | None = None, bank: Bank | str | None = None, frame_phase: float = 0.0,
+                 scene_weights: dict[str, float] | None = None) -> Scene:
     """Render the scene of `seed` from the material of `split`.
 
     Args:
@@ -162,6 +175,8 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
         frame_phase: frame k is shown at (k + frame_phase) / fps. Videos use 0; training uses 0.5,
             the slot centres at which `check` samples a window's frames (windows.frame_times), so
             the picture meets the sound at the same instant in training as at run time.
+        scene_weights: relative weights of the types drawn when scene_type is None (types left out
+            keep their SCENE_WEIGHTS share); training uses it to see more of the hard types.
 
     Returns:
         A Scene. truth holds: seed, split, scene_type, mic (model and parameters), hfov_deg, aspect,
@@ -175,7 +190,7 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
     bank = bank if isinstance(bank, Bank) else get_bank(bank)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS.index(split), 0x5CE4E]))
     if scene_type is None:
-        scene_type = str(rng.choice(SCENE_TYPES, p=SCENE_WEIGHTS))
+        scene_type = str(rng.choice(SCENE_TYPES, p=type_probabilities(scene_weights)))
     if scene_type not in SCENE_TYPES:
         raise ValueError(f"scene_type must be one of {SCENE_TYPES}")
     rate = int(sample_rate)

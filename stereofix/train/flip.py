@@ -47,6 +47,8 @@ class TrainConfig:
     videos: Path | None = None
     init: Path | None = None
     resume: bool = True
+    # Scene-type weights replacing SCENE_WEIGHTS' (e.g. {"distractors": 0.3}): more of the hard types.
+    focus: dict[str, float] | None = None
     model: FlipConfig = field(default_factory=FlipConfig)
 
 
@@ -66,7 +68,8 @@ def _source(tc: TrainConfig, device: str):
     else:
         from stereofix.synth import SceneStream
 
-        ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=scene_example, **_render_kwargs(tc.model))
+        ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=scene_example, scene_weights=tc.focus,
+                         **_render_kwargs(tc.model))
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=tc.workers, prefetch_factor=16 if tc.workers else None, persistent_workers=bool(tc.workers)
     )

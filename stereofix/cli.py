@@ -412,6 +412,10 @@ def train_calibrate(
     weights: Annotated[Path, typer.Argument(help="Trained checkpoint (e.g. runs/flip/best.pt).")],
     clips: Annotated[list[Path], typer.Option("--clips", help="Folder of validation clips from `stereofix synth --split val` (repeatable).")],
     out: Annotated[Path, typer.Option("--out", help="Calibrated weights file to write.")] = Path("weights/flip-v1.pt"),
+    scores: Annotated[
+        Optional[Path],
+        typer.Option("--scores", help="JSON file of the clips' window scores: reused when it was written for the same weights and clips, else written."),
+    ] = None,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -419,14 +423,21 @@ def train_calibrate(
     """Fit the verdict thresholds and probability calibration on validation clips (never the benchmark)."""
     _setup(quiet, False, threads)
     from stereofix.infer import Analyzer
-    from stereofix.train.calibrate import fit, score_clips
-    from stereofix.weights import load_checkpoint, save_checkpoint
+    from stereofix.train.calibrate import fit, load_scores, save_scores, score_clips
+    from stereofix.weights import load_checkpoint, save_checkpoint, sha256_of
 
     try:
         analyzer = Analyzer.load(weights, device.value)
-        with _progress(not quiet, "scoring validation clips") as cb:
-            scores = [x for folder in clips for x in score_clips(analyzer, folder, progress=(lambda i, n: cb(i / n)) if cb else None)]
-        cal, figures = fit(scores)
+        sha = sha256_of(weights)
+        scored = load_scores(scores, sha, clips) if scores is not None else None
+        if scored is None:
+            with _progress(not quiet, "scoring validation clips") as cb:
+                scored = [x for folder in clips for x in score_clips(analyzer, folder, progress=(lambda i, n: cb(i / n)) if cb else None)]
+            if scores is not None:
+                save_scores(scores, scored, sha, clips)
+        else:
+            log.info("reusing the window scores in %s", scores)
+        cal, figures = fit(scored)
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures
         save_checkpoint(out, analyzer.model.cpu(), cal, meta)

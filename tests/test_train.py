@@ -97,3 +97,45 @@ def test_pool_labels_flips_and_keeps_no_side_at_half():
     quiet = ReplayPool(4, seed=1)
     quiet.add({"frames": frames, "audio": torch.stack([left, left]), "no_side": True})
     assert torch.all(quiet.batch(16)["label"] == 0.5)
+
+
+def test_fit_picks_thresholds_from_validation_scores():
+    """Confident right answers on clear clips and near-zero logits elsewhere: decide, and abstain on the rest."""
+    from stereofix.train.calibrate import ClipScore, fit
+
+    rng = np.random.default_rng(0)
+    scores = []
+    for i in range(40):
+        for flipped in (False, True):
+            sign = 1 if flipped else -1
+            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(sign * rng.uniform(2, 6, 9))))
+            scores.append(ClipScore(f"o{i}", "offscreen", 0, flipped, list(rng.normal(0, 0.3, 9))))
+    cal, figures = fit(scores)
+    assert figures["val_clear_decided_accuracy"] == 1.0 and figures["val_clear_abstention"] == 0.0
+    assert figures["val_abstain_types_decided"] <= 0.05
+    assert 0.5 < cal.decide < 1 and cal.window_temperature > 0
+
+
+def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
+    pytest.importorskip("av")
+    from stereofix.models import FlipNet
+    from stereofix.synth import export_scenes
+    from stereofix.weights import save_checkpoint
+
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    export_scenes(tmp_path / "val", n=2, seed=7, split="val", duration_s=3.0, fps=10.0, long_side=128,
+                  scene_types=("single", "centred"))
+    save_checkpoint(tmp_path / "w.pt", FlipNet())
+    args = ["train", "calibrate", str(tmp_path / "w.pt"), "--clips", str(tmp_path / "val"), "--out", str(tmp_path / "cal.pt"),
+            "--scores", str(tmp_path / "scores.json"), "--device", "cpu", "--quiet"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.stderr
+    saved = json.loads((tmp_path / "scores.json").read_text())
+    assert len(saved["clips"]) == 4 and {c["flipped"] for c in saved["clips"]} == {False, True}
+    first = json.loads(r.stdout)
+    r = runner.invoke(app, args[:-1])  # not quiet: the log says the scores were reused
+    assert r.exit_code == 0, r.stderr
+    assert "reusing the window scores" in r.stderr
+    assert json.loads(r.stdout) == first
+    _, cal, _ = load_flip_model(tmp_path / "cal.pt")
+    assert cal.decide == first["decide"]

@@ -64,6 +64,24 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     return out
 
 
+def save_scores(path: Path, scores: list[ClipScore], weights_sha256: str, folders: list[Path]) -> None:
+    """Keep scored windows next to the run: refitting the rules then costs seconds, not a re-score."""
+    body = {"weights_sha256": weights_sha256, "folders": [str(f) for f in folders], "clips": [s.__dict__ for s in scores]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body))
+
+
+def load_scores(path: Path, weights_sha256: str, folders: list[Path]) -> list[ClipScore] | None:
+    """Scores saved for the same weights and clip folders, else None (they must be scored again)."""
+    try:
+        body = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if body.get("weights_sha256") != weights_sha256 or body.get("folders") != [str(f) for f in folders]:
+        return None
+    return [ClipScore(**c) for c in body["clips"]]
+
+
 def _nll(logits: np.ndarray, labels: np.ndarray) -> float:
     z = np.clip(logits, -60, 60)
     return float(np.mean(np.logaddexp(0, z) - labels * z))

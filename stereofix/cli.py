@@ -365,6 +365,9 @@ def train_flip(
         typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share (repeatable; see README)."),
     ] = None,
     sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none, as the shipped model; see README).")] = 0,
+    instant: Annotated[
+        bool, typer.Option("--instant/--no-instant", help="Let the picture's attention hear the sound at each frame's own instant (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -378,7 +381,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant),
             focus=_scene_weights(focus),
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

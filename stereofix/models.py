@@ -8,6 +8,10 @@ Structure (after "Telling Left from Right", made small enough for a CPU):
                                 -> beta [B,T,D] (where the sounding thing is in the picture)
     logit = mean_t sum_k alpha[t,k] * beta[t,k] * gate[t]
 
+With `FlipConfig.instant` the FiLM conditioning also hears the sound at each frame's own instant
+(64 ms feature step) and its change since the previous frame, not only the mean over the frame's
+250 ms slot: the synthesizer (and the world) animates a sounding thing by the sound of the moment.
+
 With `FlipConfig.sync` > 0 (off in the shipped weights) the "sounding" map has a second, explicit
 term: a learned cross-correlation over the window's frames between how each place in the picture
 changes and how the sound's content changes at the frames' instants (sync). A silent object that
@@ -45,6 +49,7 @@ class FlipConfig:
     window_s: float = 2.0
     fps: float = MODEL_FPS
     sync: int = 0  # size of the audio-visual sync code (0: no sync term; `train flip --sync 8`)
+    instant: bool = False  # FiLM also hears the sound at each frame's instant (`train flip --instant`)
 
     @property
     def n_frames(self) -> int:
@@ -150,6 +155,12 @@ class FlipNet(nn.Module):
         self.gate = nn.Linear(c, 1)
         cols = FRAME_WIDTH // 8
         self.column_code = nn.Parameter(torch.randn(cfg.dim, cols) * 0.1)
+        if cfg.instant:
+            # The sound at the frame's own instant and how it just changed: a mouth is open when the
+            # voice is loud at that moment, which the slot's 250 ms mean blurs. Zero-init, as sync.
+            self.film_instant = nn.Linear(2 * cfg.content, 2 * c)
+            nn.init.zeros_(self.film_instant.weight)
+            nn.init.zeros_(self.film_instant.bias)
         if cfg.sync:
             self.sync_visual = nn.Conv2d(c, cfg.sync, 1)
             self.sync_audio = nn.Linear(cfg.content, cfg.sync)
@@ -173,10 +184,14 @@ class FlipNet(nn.Module):
         content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants.
         """
         v = self.visual(frames)  # [B, T, C, h, w]
-        scale, shift = self.film(content).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
+        film = self.film(content)
+        if self.cfg.instant:
+            change = instant - torch.cat([instant[:, :1], instant[:, :-1]], dim=1)
+            film = film + self.film_instant(torch.cat([instant, change], dim=-1))
+        scale, shift = film.unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
         h = F.gelu(v * (1 + scale) + shift)
         logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
-        if instant is not None:
+        if self.cfg.sync:
             logits = logits + self.sync_map(v, instant).unsqueeze(1)
         att = torch.softmax(logits, dim=-1).reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
@@ -211,7 +226,7 @@ class FlipNet(nn.Module):
         content_steps = self.audio_content(f)  # [B, C, S]
         content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
         instant = None
-        if self.cfg.sync:
+        if self.cfg.sync or self.cfg.instant:
             if frame_times is None:
                 frame_times = self.frame_instants(frames.shape[0], t, frames.device)
             instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows

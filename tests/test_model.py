@@ -74,9 +74,12 @@ def test_swap_features_matches_recomputation():
 
 
 def _live_sync(model: FlipNet | None = None) -> FlipNet:
-    """A model with the sync term, given weights (it starts at zero) so the tests exercise it too."""
-    model = model or FlipNet(FlipConfig(sync=8))
-    torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
+    """A model with the optional terms, given weights (they start at zero) so the tests exercise them too."""
+    model = model or FlipNet(FlipConfig(sync=8, instant=True))
+    if model.cfg.sync:
+        torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
+    if model.cfg.instant:
+        torch.nn.init.normal_(model.film_instant.weight, std=0.5)
     return model
 
 
@@ -130,13 +133,15 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
-def test_sync_term_starts_silent_so_older_weights_fine_tune():
+@pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}])
+def test_optional_terms_start_silent_so_older_weights_fine_tune(extra):
     torch.manual_seed(2)
-    old = FlipNet(FlipConfig(sync=0)).eval()
-    assert FlipConfig.from_dict({"dim": 16}).sync == 0  # configs saved before the sync term
-    new = FlipNet(FlipConfig(sync=8)).eval()
+    old = FlipNet(FlipConfig()).eval()
+    saved = FlipConfig.from_dict({"dim": 16})  # configs saved before the optional terms
+    assert saved.sync == 0 and not saved.instant
+    new = FlipNet(FlipConfig(**extra)).eval()
     missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith("sync_") for k in missing) and missing
+    assert not unexpected and all(k.startswith(("sync_", "film_instant.")) for k in missing) and missing
     frames, audio = _random_window(old, 2)
     with torch.no_grad():
         (a, parts_new), (b, parts_old) = new(frames, audio, return_parts=True), old(frames, audio, return_parts=True)
@@ -149,7 +154,7 @@ def test_sync_term_starts_silent_so_older_weights_fine_tune():
 def test_sync_map_ignores_a_still_picture():
     """Only change over the window can correlate with the sound: a frozen picture scores zero."""
     torch.manual_seed(3)
-    model = _live_sync().eval()
+    model = _live_sync(FlipNet(FlipConfig(sync=8))).eval()
     still = torch.rand(1, 1, 3, 72, 128).repeat(1, 8, 1, 1, 1)
     instant = torch.randn(1, 8, model.cfg.content)
     with torch.no_grad():

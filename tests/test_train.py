@@ -52,9 +52,10 @@ def test_fine_tune_on_own_videos(tmp_path, quick_bank):
     from stereofix.weights import save_checkpoint
 
     save_checkpoint(tmp_path / "init.pt", FlipNet())
-    r = _train(init, "--steps", "2", "--videos", str(videos), "--init", str(tmp_path / "init.pt"))
+    r = _train(init, "--steps", "2", "--videos", str(videos), "--init", str(tmp_path / "init.pt"), "--instant")
     assert r.exit_code == 0, r.stderr
-    assert "initialised from" in r.stderr
+    assert "initialised from" in r.stderr and "new terms from zero: film_instant" in r.stderr
+    assert load_flip_model(init / "final.pt")[0].cfg.instant
     assert (init / "final.pt").exists()
 
 

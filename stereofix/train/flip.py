@@ -140,9 +140,10 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     resuming = tc.resume and last.exists()
     init = load_checkpoint(tc.init) if tc.init is not None and not resuming else None
     if init is not None:
-        # Fine-tuning keeps the network of the weights it starts from; --sync can add the sync term.
+        # Fine-tuning keeps the network of the weights it starts from; --sync / --instant can add
+        # their (zero-initialised) terms to it.
         start = FlipConfig.from_dict(init.get("config", {}))
-        tc.model = replace(start, sync=start.sync or tc.model.sync)
+        tc.model = replace(start, sync=start.sync or tc.model.sync, instant=start.instant or tc.model.instant)
     model = FlipNet(tc.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0
@@ -154,12 +155,12 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         step, best = int(state["step"]), float(state["best"])
         log(f"resumed from {last} at step {step}")
     elif init is not None:
-        # A model saved without the sync term initialises everything else; the sync term starts
-        # silent (models.FlipNet) and is learned in the fine-tune.
+        # A model saved without the optional terms initialises everything else; the new terms start
+        # silent (models.FlipNet) and are learned in the fine-tune.
         missing, unexpected = model.load_state_dict(init["state_dict"], strict=False)
-        if unexpected or any(not k.startswith("sync_") for k in missing):
+        if unexpected or any(not k.startswith(("sync_", "film_instant.")) for k in missing):
             raise InputError(f"--init {tc.init}: weights do not fit this model")
-        log(f"initialised from {tc.init}" + (" (new sync term from zero)" if missing else ""))
+        log(f"initialised from {tc.init}" + (" (new terms from zero: " + ", ".join(sorted({k.split('.')[0] for k in missing})) + ")" if missing else ""))
     (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))
 
     t0 = time.time()

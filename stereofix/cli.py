@@ -365,6 +365,9 @@ def train_flip(
         typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share (repeatable; see README)."),
     ] = None,
     sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none, as the shipped model; see README).")] = 0,
+    scene_seconds: Annotated[
+        float, typer.Option("--scene-seconds", min=0.0, help="Length of each synthesized scene, cut into windows (a multiple of 2; 10 looks like a clip to check).")
+    ] = 2.0,
     instant: Annotated[
         bool, typer.Option("--instant/--no-instant", help="Let the picture's attention hear the sound at each frame's own instant (see README).")
     ] = False,
@@ -382,7 +385,7 @@ def train_flip(
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant),
-            focus=_scene_weights(focus),
+            focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:

@@ -78,6 +78,34 @@ def test_focus_reweights_training_scenes_and_rejects_typos(tmp_path, quick_bank,
         assert r.exit_code == 2 and "--focus" in r.stderr and "Traceback" not in r.output
 
 
+def test_long_scenes_are_cut_into_windows_with_their_own_side(quick_bank):
+    """--scene-seconds 10: five 2 s windows per scene, the audio in order, the side of each window's frames."""
+    from stereofix.models import FlipConfig
+    from stereofix.synth import render_scene
+    from stereofix.train.data import scene_windows
+    from stereofix.train.flip import _render_kwargs
+
+    kw = _render_kwargs(FlipConfig(), 10.0) | {"bank": str(quick_bank)}
+    sides = set()
+    for seed in range(4):
+        scene = render_scene(seed, "train", scene_type="moving", **kw)
+        ws = scene_windows(scene, 2.0)
+        assert len(ws) == 5 and all(w["frames"].shape[0] == 8 and w["audio"].shape[-1] == 32000 for w in ws)
+        assert np.array_equal(np.concatenate([w["audio"].numpy() for w in ws], axis=1), scene.audio[:2, :160000])
+        sides.add(tuple(w["side"] for w in ws))
+        assert all(w["no_side"] == (w["side"] == 0) for w in ws)
+    assert any(-1 in s and 1 in s for s in sides)  # a moving source changes side between windows
+    scene = render_scene(0, "train", scene_type="offscreen", **kw)
+    assert all(w["side"] == 0 and w["no_side"] for w in scene_windows(scene, 2.0))
+    scene = render_scene(0, "train", scene_type="single", **kw)
+    assert [w["side"] for w in scene_windows(scene, 2.0)] == [scene.truth["side"]] * 5
+
+
+def test_scene_seconds_must_be_whole_windows(tmp_path):
+    r = _train(tmp_path / "run", "--steps", "1", "--scene-seconds", "3")
+    assert r.exit_code == 2 and "--scene-seconds 3" in r.stderr
+
+
 def test_pool_labels_flips_and_keeps_no_side_at_half():
     import torch
 

@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH
 
+# Scene types whose every window has no side, wherever the (invisible or mixed-down) source is.
+NO_SIDE_TYPES = ("offscreen", "dual_mono", "noise_only")
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi", ".ts", ".mts"}
 
 
@@ -31,15 +33,49 @@ def frames_to_model(frames: np.ndarray) -> torch.Tensor:
 
 def scene_example(scene) -> dict:
     """A Scene as unflipped tensors plus the truth fields training reports by."""
-    return {
-        "frames": frames_to_model(scene.frames),
-        "audio": torch.from_numpy(np.ascontiguousarray(scene.audio[:2], dtype=np.float32)),
-        "scene_type": scene.truth.get("scene_type", "?"),
-        "side": int(scene.truth.get("side", 0)),
-        # Nothing in the scene tells a side (centred, off-screen, dual mono, noise only, balanced
-        # sources): the right answer is "no evidence", so the target is 0.5 whichever way it is flipped.
-        "no_side": int(scene.truth.get("side", 0)) == 0,
-    }
+    return scene_windows(scene, scene.truth.get("duration_s", 0.0) or len(scene.frames) / scene.truth["fps"])[0]
+
+
+def scene_windows(scene, window_s: float) -> list[dict]:
+    """Consecutive windows of a scene as unflipped examples, each with the side its own frames show.
+
+    Cutting 2 s windows out of a 10 s scene is what `check` does to a clip: the animation is scaled
+    by the whole scene's loudest moment (a window may barely move), pauses fill whole windows and a
+    moving source is on one side in some windows and crossing in others. Training on 2 s scenes
+    alone left a gap between the validation scenes and exported clips (README, Design notes).
+    """
+    t = scene.truth
+    fps, rate = float(t["fps"]), int(scene.sample_rate)
+    per_frames, per_samples = int(round(window_s * fps)), int(round(window_s * rate))
+    n = max(1, min(len(scene.frames) // per_frames, scene.audio.shape[-1] // per_samples))
+    frames = frames_to_model(scene.frames)
+    audio = torch.from_numpy(np.ascontiguousarray(scene.audio[:2], dtype=np.float32))
+    out = []
+    for i in range(n):
+        side = _window_side(t, slice(i * per_frames, (i + 1) * per_frames)) if n > 1 else int(t.get("side", 0))
+        out.append({
+            "frames": frames[i * per_frames:(i + 1) * per_frames],
+            "audio": audio[:, i * per_samples:(i + 1) * per_samples],
+            "scene_type": t.get("scene_type", "?"),
+            "side": side,
+            # Nothing in the window tells a side (centred, off-screen, dual mono, noise only, balanced
+            # sources, a moving source crossing): the right answer is "no evidence", so the target is
+            # 0.5 whichever way it is flipped.
+            "no_side": side == 0,
+        })
+    return out
+
+
+def _window_side(truth: dict, frames: slice) -> int:
+    """The scene's side, or for one visible sounding source, the side it is on in these frames."""
+    from stereofix.synth.scene import SIDE_MIN_DEG
+
+    side = int(truth.get("side", 0))
+    sounding = [o for o in truth.get("objects", []) if o.get("sounding")]
+    if truth.get("scene_type") in NO_SIDE_TYPES or len(sounding) != 1 or not sounding[0].get("visible"):
+        return side
+    az = float(np.mean(sounding[0]["azimuth_deg"][frames]))
+    return int(np.sign(az)) if abs(az) >= max(SIDE_MIN_DEG, 0.15 * truth["hfov_deg"] / 2) else 0
 
 
 def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False) -> tuple[torch.Tensor, torch.Tensor, float]:

@@ -15,6 +15,7 @@ import json
 import math
 import random
 import time
+from functools import partial
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 
 from stereofix.errors import InputError
 from stereofix.models import FlipConfig, FlipNet
-from stereofix.train.data import ReplayPool, VideoWindows, scene_example
+from stereofix.train.data import ReplayPool, VideoWindows, scene_windows
 
 
 @dataclass
@@ -39,7 +40,10 @@ class TrainConfig:
     weight_decay: float = 1e-4
     soft_no_side: bool = True  # target 0.5 for synthesized scenes with no side (teaches abstention)
     pool: int = 3000  # examples kept for replay
-    fresh_per_step: int = 6  # new scenes pulled into the pool per step
+    fresh_per_step: int = 6  # new examples (windows) pulled into the pool per step
+    # Seconds of each synthesized scene, cut into consecutive windows (a multiple of the window):
+    # 10 gives windows like those check cuts from a clip (see data.scene_windows).
+    scene_s: float = 2.0
     warm_pool: int = 256  # scenes rendered before the first step
     val_scenes: int = 320
     val_every: int = 500
@@ -52,9 +56,16 @@ class TrainConfig:
     model: FlipConfig = field(default_factory=FlipConfig)
 
 
-def _render_kwargs(cfg: FlipConfig) -> dict:
+def _render_kwargs(cfg: FlipConfig, scene_s: float | None = None) -> dict:
     # frame_phase 0.5: frames at the slot centres, where check samples them (windows.frame_times).
-    return {"duration_s": cfg.window_s, "sample_rate": 16000, "fps": cfg.fps, "long_side": 128, "frame_phase": 0.5}
+    return {"duration_s": scene_s or cfg.window_s, "sample_rate": 16000, "fps": cfg.fps, "long_side": 128, "frame_phase": 0.5}
+
+
+def windows_per_scene(tc: TrainConfig) -> int:
+    n = tc.scene_s / tc.model.window_s
+    if n < 1 or abs(n - round(n)) > 1e-6:
+        raise InputError(f"--scene-seconds {tc.scene_s:g}: must be a whole number of {tc.model.window_s:g} s windows")
+    return int(round(n))
 
 
 def _source(tc: TrainConfig, device: str):
@@ -68,19 +79,24 @@ def _source(tc: TrainConfig, device: str):
     else:
         from stereofix.synth import SceneStream
 
-        ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=scene_example, scene_weights=tc.focus,
-                         **_render_kwargs(tc.model))
+        ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=partial(scene_windows, window_s=tc.model.window_s),
+                         scene_weights=tc.focus, **_render_kwargs(tc.model, tc.scene_s))
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=tc.workers, prefetch_factor=16 if tc.workers else None, persistent_workers=bool(tc.workers)
     )
     return iter(loader)
 
 
-def validation_set(n: int, cfg: FlipConfig, seed: int = 1) -> list[dict]:
-    """A fixed list of validation scenes (split "val"), as unflipped examples."""
+def validation_set(n: int, cfg: FlipConfig, seed: int = 1, scene_s: float | None = None) -> list[dict]:
+    """A fixed list of `n` validation windows (split "val"), cut from scenes as long as training's."""
     from stereofix.synth import render_scene
 
-    return [scene_example(render_scene(seed * 100_000 + i, "val", **_render_kwargs(cfg))) for i in range(n)]
+    out: list[dict] = []
+    i = 0
+    while len(out) < n:
+        out += scene_windows(render_scene(seed * 100_000 + i, "val", **_render_kwargs(cfg, scene_s)), cfg.window_s)
+        i += 1
+    return out[:n]
 
 
 @torch.no_grad()
@@ -133,6 +149,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     """Run (or resume) a training run; returns the path of the final weights file."""
     from stereofix.weights import load_checkpoint, save_checkpoint
 
+    windows_per_scene(tc)  # bad --scene-seconds fails before anything is written
     torch.manual_seed(tc.seed)
     random.seed(tc.seed)
     tc.out.mkdir(parents=True, exist_ok=True)
@@ -164,20 +181,25 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))
 
     t0 = time.time()
-    val = validation_set(tc.val_scenes, tc.model) if tc.videos is None else []
-    log(f"validation set: {len(val)} scenes in {time.time() - t0:.1f}s")
+    val = validation_set(tc.val_scenes, tc.model, scene_s=tc.scene_s) if tc.videos is None else []
+    log(f"validation set: {len(val)} windows in {time.time() - t0:.1f}s")
     source = _source(tc, device)
     pool = ReplayPool(tc.pool, tc.seed + step)
     t0 = time.time()
+    queue: list[dict] = []
+
     def fresh() -> dict:
-        ex = next(source)
+        while not queue:  # a scene gives a list of windows, a user's video one window at a time
+            got = next(source)
+            queue.extend(got if isinstance(got, list) else [got])
+        ex = queue.pop(0)
         if not tc.soft_no_side:
             ex["no_side"] = False
         return ex
 
     for _ in range(tc.warm_pool):
         pool.add(fresh())
-    log(f"pool warmed with {tc.warm_pool} scenes in {time.time() - t0:.1f}s")
+    log(f"pool warmed with {tc.warm_pool} windows in {time.time() - t0:.1f}s")
     logf = open(tc.out / "log.jsonl", "a")
     t_start, seen = time.time(), 0
     running = []
@@ -203,7 +225,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
             running = []
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
-            log(f"step {step} loss {rec['loss']:.4f} ({rec['elapsed_s']}s, {seen} scenes)")
+            log(f"step {step} loss {rec['loss']:.4f} ({rec['elapsed_s']}s, {seen} windows)")
         if step % tc.ckpt_every == 0 or step == tc.steps:
             torch.save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(), "step": step, "best": best}, last.with_suffix(".tmp"))
             last.with_suffix(".tmp").replace(last)

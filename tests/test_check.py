@@ -48,6 +48,19 @@ def test_shipped_model_never_calls_the_examples_the_wrong_way():
     assert ok["p_swapped"] == pytest.approx(1 - swapped["p_swapped"], abs=0.05)  # the answer flips
 
 
+def test_exchanging_the_channels_negates_every_window_logit():
+    """What calibration relies on to score each validation clip once for both orientations."""
+    from stereofix.infer import Analyzer, check
+
+    an = Analyzer.load(REPO_WEIGHTS / "flip-v1.pt", "cpu")
+    a, b = check(LEFT, an), check(LEFT, an, exchange_channels=True)
+    la = [w.logit for w in a.verdict.windows]
+    lb = [w.logit for w in b.verdict.windows]
+    assert la and all(x is not None for x in la)
+    assert np.allclose(la, [-x for x in lb], atol=1e-4)
+    assert a.verdict.p_swapped == pytest.approx(1 - b.verdict.p_swapped, abs=1e-5)
+
+
 def test_examples_verdicts_and_timeline(decisive):
     code, (ok, swapped) = _check("--weights", decisive, str(LEFT), str(SWAPPED))
     assert ok["verdict"] == "ok" and swapped["verdict"] == "swapped"

@@ -2,7 +2,7 @@
 
 The validation clips are ordinary mp4 files written by `stereofix synth --split val`, scored
 through the same `check` path users run, in both orientations (as rendered = not flipped, and with
-the channels exchanged = flipped). Then:
+the channels exchanged = flipped, whose logits are exactly the negated ones). Then:
 
 1. the window temperature minimises the log-loss of the window logits;
 2. the clip scale minimises the log-loss of the mean window logit per clip;
@@ -50,15 +50,21 @@ class ClipScore:
 
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
-    """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged."""
+    """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged.
+
+    Each clip is checked once: the model's logit is exactly antisymmetric under a channel exchange
+    (models.FlipNet, tested in test_model.py) and the audio diagnostics are symmetric, so the
+    exchanged clip's logits are the negated ones; checking it again would double the cost for
+    the same numbers.
+    """
     manifest = json.loads((folder / "manifest.json").read_text())
     out: list[ClipScore] = []
     scenes = manifest["scenes"]
     for i, sc in enumerate(scenes):
+        r = check(folder / sc["file"], analyzer)
+        logits = [w.logit for w in r.verdict.windows if w.logit is not None]
         for flipped in (False, True):
-            r = check(folder / sc["file"], analyzer, exchange_channels=flipped)
-            logits = [w.logit for w in r.verdict.windows if w.logit is not None]
-            out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, logits))
+            out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, [-x for x in logits] if flipped else logits))
         if progress:
             progress(i + 1, len(scenes))
     return out

@@ -452,6 +452,25 @@ def train_calibrate(
     typer.echo(json.dumps({"weights": str(out), **figures}))
 
 
+@train_app.command("average")
+def train_average(
+    base: Annotated[Path, typer.Argument(help="The starting checkpoint of a fine-tune.")],
+    tuned: Annotated[Path, typer.Argument(help="The checkpoint fine-tuned from BASE.")],
+    weight: Annotated[float, typer.Option("--weight", help="Share of TUNED in the average (0 = BASE, 1 = TUNED).")] = 0.5,
+    out: Annotated[Path, typer.Option("--out", help="Averaged weights file to write (calibrate it next).")] = Path("runs/average.pt"),
+    quiet: QuietOpt = False,
+) -> None:
+    """Average a model's weights with its fine-tuned descendant's (WiSE-FT); see README."""
+    _setup(quiet, False, None)
+    from stereofix.train.average import average_checkpoints
+
+    try:
+        written = average_checkpoints(base, tuned, weight, out)
+    except StereofixError as exc:
+        _fail(exc)
+    typer.echo(str(written))
+
+
 def main() -> None:
     """Entry point; turns anything unexpected into one line and exit code 2."""
     try:

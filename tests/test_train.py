@@ -168,3 +168,32 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
     assert json.loads(r.stdout) == first
     _, cal, _ = load_flip_model(tmp_path / "cal.pt")
     assert cal.decide == first["decide"]
+
+
+def test_average_interpolates_two_checkpoints_and_refuses_other_networks(tmp_path):
+    import torch
+
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.weights import save_checkpoint
+
+    torch.manual_seed(0)
+    a, b = FlipNet(), FlipNet()
+    save_checkpoint(tmp_path / "a.pt", a)
+    save_checkpoint(tmp_path / "b.pt", b)
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--weight", "0.25",
+                            "--out", str(tmp_path / "avg.pt"), "--quiet"])
+    assert r.exit_code == 0, r.stderr
+    avg = load_flip_model(tmp_path / "avg.pt")[0].state_dict()
+    for k, v in a.state_dict().items():
+        if v.is_floating_point():
+            assert torch.allclose(avg[k], 0.75 * v + 0.25 * b.state_dict()[k], atol=1e-6), k
+    # The average of a model with itself is the model: the logit is unchanged.
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "a.pt"), str(tmp_path / "a.pt"), "--out", str(tmp_path / "same.pt")])
+    same = load_flip_model(tmp_path / "same.pt")[0]
+    fr, au = torch.rand(2, 8, 3, 72, 128), torch.randn(2, 2, 32000)
+    assert torch.allclose(same(fr, au), a.eval()(fr, au), atol=1e-5)
+    save_checkpoint(tmp_path / "wide.pt", FlipNet(FlipConfig(dim=8)))
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "a.pt"), str(tmp_path / "wide.pt"), "--out", str(tmp_path / "x.pt")])
+    assert r.exit_code == 2 and "not the same network" in r.stderr and not (tmp_path / "x.pt").exists()
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--weight", "1.5", "--out", str(tmp_path / "x.pt")])
+    assert r.exit_code == 2 and "--weight 1.5" in r.stderr

@@ -58,6 +58,8 @@ def resolve(name: str = "flip-v1", path: str | Path | None = None) -> Path:
 
 def load_checkpoint(path: Path) -> dict:
     """Load and verify a checkpoint dict (sha prefix in the file name, when present)."""
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path}")
     m = _HASHED.match(path.name)
     if m and not sha256_of(path).startswith(m.group("sha")):
         raise WeightsError(f"{path}: checksum does not match its name (corrupt or altered file)")

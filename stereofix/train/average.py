@@ -5,8 +5,8 @@
 A fine-tune on one kind of scene (10 s clips, more distractors) trades some of what the starting
 model knew for what it learns; interpolating the two sets of parameters keeps both, in one network
 that costs nothing more to run. It only makes sense for two checkpoints of the same network where
-one was fine-tuned from the other (they share a basin); the shapes are checked, the lineage cannot
-be. Batch-norm running statistics are averaged like the rest; integer buffers (batch counts) are
+one was fine-tuned from the other (they share a basin); the network config is checked, the lineage
+cannot be. Batch-norm running statistics are averaged like the rest; integer buffers (batch counts) are
 taken from the fine-tuned model.
 """
 
@@ -31,12 +31,9 @@ def average_checkpoints(base: Path, tuned: Path, weight: float, out: Path) -> Pa
     cfg = FlipConfig.from_dict(b.get("config", {}))
     if FlipConfig.from_dict(a.get("config", {})) != cfg or a["state_dict"].keys() != b["state_dict"].keys():
         raise InputError(f"{base} and {tuned}: not the same network, cannot be averaged")
-    state = {}
-    for k, va in a["state_dict"].items():
-        vb = b["state_dict"][k]
-        if va.shape != vb.shape:
-            raise InputError(f"{base} and {tuned}: {k} has shape {tuple(va.shape)} vs {tuple(vb.shape)}")
-        state[k] = (1.0 - weight) * va + weight * vb if va.is_floating_point() else vb
+    # One config gives one set of shapes; load_state_dict below refuses anything else.
+    state = {k: (1.0 - weight) * va + weight * b["state_dict"][k] if va.is_floating_point() else b["state_dict"][k]
+             for k, va in a["state_dict"].items()}
     model = FlipNet(cfg)
     model.load_state_dict(state)
     meta = {"averaged": {"base": str(base), "tuned": str(tuned), "weight": weight}}

@@ -134,6 +134,12 @@ def main() -> None:
             name = ("exchanged/" if "real_swapped" in r["file"] else "") + Path(r["file"]).name
             real[name] = {"verdict": r["verdict"], "p_swapped": r["p_swapped"], "reason": r["reason"]}
     figures["real_clips"] = real
+    # Every file's verdict, so wrong answers and leaks can be looked at without re-running the CLI.
+    figures["files"] = [
+        {"variant": variant, "file": Path(r["file"]).name, "scene_type": by_file[Path(r["file"]).name]["scene_type"],
+         "side": by_file[Path(r["file"]).name]["side"], "verdict": r["verdict"], "p_swapped": r["p_swapped"]}
+        for variant, rows in results.items() for r in rows
+    ]
 
     print(f"held-out synthetic benchmark: {len(scenes)} clips x (as rendered, exchanged) + {sum(mixed_counts.values())} mixed")
     print(f"  clear-sided visible source: clip accuracy on decided {pct(figures['clip_accuracy_on_decided'])}, "

@@ -364,7 +364,7 @@ def train_flip(
         Optional[list[str]],
         typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share (repeatable; see README)."),
     ] = None,
-    sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none, as the shipped model; see README).")] = 0,
+    sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none; the shipped model has 8; kept from --init weights; see README).")] = 0,
     scene_seconds: Annotated[
         float, typer.Option("--scene-seconds", min=0.0, help="Length of each synthesized scene, cut into windows (a multiple of 2; 10 looks like a clip to check).")
     ] = 2.0,

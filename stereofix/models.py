@@ -12,7 +12,7 @@ With `FlipConfig.instant` the FiLM conditioning also hears the sound at each fra
 (64 ms feature step) and its change since the previous frame, not only the mean over the frame's
 250 ms slot: the synthesizer (and the world) animates a sounding thing by the sound of the moment.
 
-With `FlipConfig.sync` > 0 (off in the shipped weights) the "sounding" map has a second, explicit
+With `FlipConfig.sync` > 0 (8 in the shipped weights) the "sounding" map has a second, explicit
 term: a learned cross-correlation over the window's frames between how each place in the picture
 changes and how the sound's content changes at the frames' instants (sync). A silent object that
 stands still or moves to its own rhythm correlates with nothing heard; the sounding one does. The

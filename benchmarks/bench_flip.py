@@ -82,11 +82,13 @@ def main() -> None:
     win_right = win_total = 0
     abstain_confident = []
     mixed_counts: collections.Counter = collections.Counter()
+    files = []  # every file's verdict, so wrong answers and leaks can be named without re-running the CLI
     for variant, rows in results.items():
         for r in rows:
             sc = by_file[Path(r["file"]).name]
             t = sc["scene_type"]
             v = r["verdict"]
+            files.append({"variant": variant, "file": sc["file"], "scene_type": t, "side": sc["side"], "verdict": v, "p_swapped": r["p_swapped"]})
             if variant == "mixed":
                 mixed_counts[v] += 1
                 continue
@@ -119,6 +121,7 @@ def main() -> None:
         "mixed_verdicts": dict(mixed_counts),
         "per_type": {t: dict(c) for t, c in sorted(per_type.items())},  # _decided/_right: side != 0 only
         "check_seconds_all_files": round(elapsed, 1),
+        "files": files,
     }
     real = {}
     if REAL.is_dir():
@@ -134,12 +137,6 @@ def main() -> None:
             name = ("exchanged/" if "real_swapped" in r["file"] else "") + Path(r["file"]).name
             real[name] = {"verdict": r["verdict"], "p_swapped": r["p_swapped"], "reason": r["reason"]}
     figures["real_clips"] = real
-    # Every file's verdict, so wrong answers and leaks can be looked at without re-running the CLI.
-    figures["files"] = [
-        {"variant": variant, "file": Path(r["file"]).name, "scene_type": by_file[Path(r["file"]).name]["scene_type"],
-         "side": by_file[Path(r["file"]).name]["side"], "verdict": r["verdict"], "p_swapped": r["p_swapped"]}
-        for variant, rows in results.items() for r in rows
-    ]
 
     print(f"held-out synthetic benchmark: {len(scenes)} clips x (as rendered, exchanged) + {sum(mixed_counts.values())} mixed")
     print(f"  clear-sided visible source: clip accuracy on decided {pct(figures['clip_accuracy_on_decided'])}, "

@@ -371,6 +371,9 @@ def train_flip(
     instant: Annotated[
         bool, typer.Option("--instant/--no-instant", help="Let the picture's attention hear the sound at each frame's own instant (see README).")
     ] = False,
+    onset: Annotated[
+        bool, typer.Option("--onset/--no-onset", help="Let the audio side also read level and phase differences at the sound's onsets, where reflections have not yet blurred them (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -384,7 +387,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

@@ -18,6 +18,9 @@ changes and how the sound's content changes at the frames' instants (sync). A si
 stands still or moves to its own rhythm correlates with nothing heard; the sounding one does. The
 per-frame FiLM path only sees that cue one frame at a time.
 
+With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
+sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them.
+
 alpha is computed as a(f) - a(swap(f)), so swapping the channels negates the logit exactly; the
 product with beta means the model can only be confident when BOTH the audio and the picture
 place the source off centre, which is what makes centred, off-screen and dual-mono windows
@@ -50,6 +53,7 @@ class FlipConfig:
     fps: float = MODEL_FPS
     sync: int = 0  # size of the audio-visual sync code (0: no sync term; `train flip --sync 8`)
     instant: bool = False  # FiLM also hears the sound at each frame's instant (`train flip --instant`)
+    onset: bool = False  # the audio side also reads cues at the sound's onsets (`train flip --onset`)
 
     @property
     def n_frames(self) -> int:
@@ -86,11 +90,20 @@ class AudioSide(nn.Module):
             nn.GELU(),
             nn.Conv1d(h, cfg.dim, 1),
         )
+        if cfg.onset:
+            # Onset cues enter beside the first layer, zero-initialised like the sync term, so they
+            # can be added to trained weights and fine-tuned from the same function.
+            self.onset_in = nn.Conv1d(feats.ONSET_FEATURES * feats.N_BANDS, h, 3, padding=1)
+            nn.init.zeros_(self.onset_in.weight)
+            nn.init.zeros_(self.onset_in.bias)
 
     def _branch(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
         b, c, k, s = f["bands"].shape
         x = torch.cat([f["bands"].reshape(b, c * k, s), f["gcc"]], dim=1)
-        return self.net(x)
+        if "onset" not in f:
+            return self.net(x)
+        x = self.net[0](x) + self.onset_in(f["onset"].reshape(b, -1, s))
+        return self.net[1:](x)
 
     def forward(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
         """[B, D, S]"""
@@ -220,7 +233,7 @@ class FlipNet(nn.Module):
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        f = feats.stereo_features(audio)
+        f = feats.stereo_features(audio, onset=self.cfg.onset)
         t = frames.shape[1]
         alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
         content_steps = self.audio_content(f)  # [B, C, S]

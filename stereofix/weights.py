@@ -56,8 +56,9 @@ def resolve(name: str = "flip-v1", path: str | Path | None = None) -> Path:
     raise WeightsError(f"no weights for {name!r}: pass --weights or set {ENV_VAR}")
 
 
-def load_checkpoint(path: Path) -> dict:
+def load_checkpoint(path: str | Path) -> dict:
     """Load and verify a checkpoint dict (sha prefix in the file name, when present)."""
+    path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file not found: {path}")
     m = _HASHED.match(path.name)

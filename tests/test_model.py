@@ -66,16 +66,40 @@ def test_phase_features_resolve_one_sample():
 
 
 def test_swap_features_matches_recomputation():
-    audio = torch.randn(2, 2, 32000)
-    f, g = feats.stereo_features(audio), feats.stereo_features(audio.flip(1))
+    audio = torch.randn(2, 2, 32000) * torch.linspace(0, 1, 32000) ** 2  # rising: onsets too
+    f, g = feats.stereo_features(audio, onset=True), feats.stereo_features(audio.flip(1), onset=True)
     s = feats.swap_features(f)
-    assert torch.allclose(s["bands"], g["bands"], atol=1e-4)
-    assert torch.allclose(s["gcc"], g["gcc"], atol=1e-4)
+    assert f["onset"].abs().max() > 0.1
+    for key in ("bands", "gcc", "onset"):
+        assert torch.allclose(s[key], g[key], atol=1e-4), key
+
+
+def test_onset_cues_read_the_direct_sound_through_a_louder_reflection():
+    """Bursts from the left whose echo 40 ms later comes louder from the right (a near wall).
+
+    Averaged over the window the level difference points right; at the onsets, before the echo
+    arrives, it points left, which is where the source is.
+    """
+    torch.manual_seed(4)
+    n, rate = 32000, feats.SAMPLE_RATE
+    dry = torch.zeros(n)
+    for start in range(2000, n - 4000, 4000):  # 250 ms apart, 60 ms bursts
+        dry[start : start + 960] = torch.randn(960)
+    echo = torch.roll(dry, int(0.040 * rate))
+    audio = torch.stack([dry + 0.5 * echo, 0.5 * dry + 1.6 * echo])[None]
+    f = feats.stereo_features(audio, onset=True)
+    sustained_ild = f["bands"][0, 1].mean()
+    strength, ild = f["onset"][0, 0], f["onset"][0, 1]
+    onset_ild = (strength * ild).sum() / strength.sum()
+    assert sustained_ild < -0.05  # the room reads right
+    assert onset_ild > 0.1  # the onsets read left
 
 
 def _live_sync(model: FlipNet | None = None) -> FlipNet:
     """A model with the optional terms, given weights (they start at zero) so the tests exercise them too."""
-    model = model or FlipNet(FlipConfig(sync=8, instant=True))
+    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True))
+    if model.cfg.onset:
+        torch.nn.init.normal_(model.audio_side.onset_in.weight, std=0.1)
     if model.cfg.sync:
         torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
     if model.cfg.instant:
@@ -108,7 +132,7 @@ def test_checkpoint_round_trip_and_checksum(tmp_path):
     bad = tmp_path / "flip-v1-00000000.pt"
     bad.write_bytes(p.read_bytes())
     with pytest.raises(WeightsError, match="checksum"):
-        load_checkpoint(bad)
+        load_checkpoint(str(bad))  # a str path works as a Path does
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsError):
@@ -133,22 +157,25 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}])
+@pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}, {"onset": True}])
 def test_optional_terms_start_silent_so_older_weights_fine_tune(extra):
     torch.manual_seed(2)
     old = FlipNet(FlipConfig()).eval()
     saved = FlipConfig.from_dict({"dim": 16})  # configs saved before the optional terms
-    assert saved.sync == 0 and not saved.instant
+    assert saved.sync == 0 and not saved.instant and not saved.onset
     new = FlipNet(FlipConfig(**extra)).eval()
     missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith(("sync_", "film_instant.")) for k in missing) and missing
+    assert not unexpected and all(k.startswith(("sync_", "film_instant.", "audio_side.onset_in.")) for k in missing) and missing
     frames, audio = _random_window(old, 2)
     with torch.no_grad():
         (a, parts_new), (b, parts_old) = new(frames, audio, return_parts=True), old(frames, audio, return_parts=True)
         assert torch.equal(a, b) and torch.equal(parts_new["attention"], parts_old["attention"])
         _live_sync(new)
-        moved = new(frames, audio, return_parts=True)[1]["attention"]
-        assert (moved / parts_old["attention"] - 1).abs().max() > 1e-3  # the live term moves the attention
+        moved = new(frames, audio, return_parts=True)[1]
+        if "onset" in extra:  # the live term moves where the audio places the sound
+            assert (moved["alpha"] - parts_old["alpha"]).abs().max() > 1e-3
+        else:  # the live term moves the attention
+            assert (moved["attention"] / parts_old["attention"] - 1).abs().max() > 1e-3
 
 
 def test_sync_map_ignores_a_still_picture():

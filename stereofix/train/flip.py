@@ -157,10 +157,11 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     resuming = tc.resume and last.exists()
     init = load_checkpoint(tc.init) if tc.init is not None and not resuming else None
     if init is not None:
-        # Fine-tuning keeps the network of the weights it starts from; --sync / --instant can add
+        # Fine-tuning keeps the network of the weights it starts from; --sync / --instant / --onset can add
         # their (zero-initialised) terms to it.
         start = FlipConfig.from_dict(init.get("config", {}))
-        tc.model = replace(start, sync=start.sync or tc.model.sync, instant=start.instant or tc.model.instant)
+        tc.model = replace(start, sync=start.sync or tc.model.sync, instant=start.instant or tc.model.instant,
+                           onset=start.onset or tc.model.onset)
     model = FlipNet(tc.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0
@@ -175,7 +176,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         # A model saved without the optional terms initialises everything else; the new terms start
         # silent (models.FlipNet) and are learned in the fine-tune.
         missing, unexpected = model.load_state_dict(init["state_dict"], strict=False)
-        if unexpected or any(not k.startswith(("sync_", "film_instant.")) for k in missing):
+        if unexpected or any(not k.startswith(("sync_", "film_instant.", "audio_side.onset_in.")) for k in missing):
             raise InputError(f"--init {tc.init}: weights do not fit this model")
         log(f"initialised from {tc.init}" + (" (new terms from zero: " + ", ".join(sorted({k.split('.')[0] for k in missing})) + ")" if missing else ""))
     (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))

@@ -197,3 +197,28 @@ def test_average_interpolates_two_checkpoints_and_refuses_other_networks(tmp_pat
     assert r.exit_code == 2 and "not the same network" in r.stderr and not (tmp_path / "x.pt").exists()
     r = runner.invoke(app, ["train", "average", str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--weight", "1.5", "--out", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "--weight 1.5" in r.stderr
+
+
+def test_average_with_a_fine_tune_that_added_a_term(tmp_path):
+    """The base lacks the term the fine-tune added (it started from zero there): averaging with
+    weight 0 gives the base's own function; a base with a term its 'descendant' lacks is refused."""
+    import torch
+
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.weights import save_checkpoint
+
+    torch.manual_seed(5)
+    base, tuned = FlipNet(FlipConfig(sync=8)).eval(), FlipNet(FlipConfig(sync=8, onset=True))
+    torch.nn.init.normal_(tuned.audio_side.onset_in.weight, std=0.1)
+    save_checkpoint(tmp_path / "base.pt", base)
+    save_checkpoint(tmp_path / "tuned.pt", tuned)
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "base.pt"), str(tmp_path / "tuned.pt"), "--weight", "0",
+                            "--out", str(tmp_path / "avg.pt"), "--quiet"])
+    assert r.exit_code == 0, r.stderr
+    avg = load_flip_model(tmp_path / "avg.pt")[0]
+    assert avg.cfg.onset and avg.audio_side.onset_in.weight.abs().max() == 0
+    fr, au = torch.rand(2, 8, 3, 72, 128), torch.randn(2, 2, 32000)
+    with torch.no_grad():
+        assert torch.allclose(avg(fr, au), base(fr, au), atol=1e-5)
+    r = runner.invoke(app, ["train", "average", str(tmp_path / "tuned.pt"), str(tmp_path / "base.pt"), "--out", str(tmp_path / "x.pt")])
+    assert r.exit_code == 2 and "not the same network" in r.stderr and not (tmp_path / "x.pt").exists()

@@ -7,12 +7,16 @@ model knew for what it learns; interpolating the two sets of parameters keeps bo
 that costs nothing more to run. It only makes sense for two checkpoints of the same network where
 one was fine-tuned from the other (they share a basin); the network config is checked, the lineage
 cannot be. Batch-norm running statistics are averaged like the rest; integer buffers (batch counts) are
-taken from the fine-tuned model.
+taken from the fine-tuned model. A fine-tune that added an optional term (`--sync`, `--instant`,
+`--onset`) started it from zero, so the base counts as the same network with that term at zero.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+
+import torch
 
 from stereofix.errors import InputError
 from stereofix.models import FlipConfig, FlipNet
@@ -29,12 +33,23 @@ def average_checkpoints(base: Path, tuned: Path, weight: float, out: Path) -> Pa
         raise InputError(f"--weight {weight:g}: must be between 0 and 1")
     a, b = load_checkpoint(base), load_checkpoint(tuned)
     cfg = FlipConfig.from_dict(b.get("config", {}))
-    if FlipConfig.from_dict(a.get("config", {})) != cfg or a["state_dict"].keys() != b["state_dict"].keys():
+    base_cfg = FlipConfig.from_dict(a.get("config", {}))
+    widened = replace(base_cfg, sync=base_cfg.sync or cfg.sync, instant=base_cfg.instant or cfg.instant, onset=base_cfg.onset or cfg.onset)
+    base_state = _with_zero_terms(a["state_dict"], b["state_dict"]) if base_cfg != cfg else a["state_dict"]
+    if widened != cfg or base_state.keys() != b["state_dict"].keys():
         raise InputError(f"{base} and {tuned}: not the same network, cannot be averaged")
     # One config gives one set of shapes; load_state_dict below refuses anything else.
     state = {k: (1.0 - weight) * va + weight * b["state_dict"][k] if va.is_floating_point() else b["state_dict"][k]
-             for k, va in a["state_dict"].items()}
+             for k, va in base_state.items()}
     model = FlipNet(cfg)
     model.load_state_dict(state)
     meta = {"averaged": {"base": str(base), "tuned": str(tuned), "weight": weight}}
     return save_checkpoint(out, model, meta=meta)
+
+
+def _with_zero_terms(state: dict, tuned: dict) -> dict:
+    """The base's parameters with the tuned network's added terms at zero: the base's own function
+    (each optional term adds nothing while its weights, or one factor of them, are zero)."""
+    if any(k not in tuned for k in state):
+        return state  # not a base of this network: the key check refuses it
+    return {k: state[k] if k in state else torch.zeros_like(v) for k, v in tuned.items()}

@@ -29,7 +29,7 @@ come out near p = 0.5 (abstain) rather than a guess.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +38,9 @@ from torch import nn
 from stereofix import features as feats
 from stereofix.windows import slot_centres
 
+# Parameter names of the optional terms; each starts at zero, so weights without them load with
+# strict=False and keep their function (fine-tuning with --sync/--instant/--onset, train average).
+OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.")
 FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames per second of window
@@ -67,6 +70,10 @@ class FlipConfig:
         d = asdict(self)
         d["visual"] = list(self.visual)
         return d
+
+    def with_terms_of(self, other: "FlipConfig") -> "FlipConfig":
+        """This network plus the optional terms `other` has: what a fine-tune adding them trains."""
+        return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant, onset=self.onset or other.onset)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":

@@ -13,7 +13,6 @@ taken from the fine-tuned model. A fine-tune that added an optional term (`--syn
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,9 +33,8 @@ def average_checkpoints(base: Path, tuned: Path, weight: float, out: Path) -> Pa
     a, b = load_checkpoint(base), load_checkpoint(tuned)
     cfg = FlipConfig.from_dict(b.get("config", {}))
     base_cfg = FlipConfig.from_dict(a.get("config", {}))
-    widened = replace(base_cfg, sync=base_cfg.sync or cfg.sync, instant=base_cfg.instant or cfg.instant, onset=base_cfg.onset or cfg.onset)
     base_state = _with_zero_terms(a["state_dict"], b["state_dict"]) if base_cfg != cfg else a["state_dict"]
-    if widened != cfg or base_state.keys() != b["state_dict"].keys():
+    if base_cfg.with_terms_of(cfg) != cfg or base_state.keys() != b["state_dict"].keys():
         raise InputError(f"{base} and {tuned}: not the same network, cannot be averaged")
     # One config gives one set of shapes; load_state_dict below refuses anything else.
     state = {k: (1.0 - weight) * va + weight * b["state_dict"][k] if va.is_floating_point() else b["state_dict"][k]

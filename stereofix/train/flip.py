@@ -17,7 +17,7 @@ import random
 import time
 from functools import partial
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from stereofix.errors import InputError
-from stereofix.models import FlipConfig, FlipNet
+from stereofix.models import OPTIONAL_TERMS, FlipConfig, FlipNet
 from stereofix.train.data import ReplayPool, VideoWindows, scene_windows
 
 
@@ -160,8 +160,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         # Fine-tuning keeps the network of the weights it starts from; --sync / --instant / --onset can add
         # their (zero-initialised) terms to it.
         start = FlipConfig.from_dict(init.get("config", {}))
-        tc.model = replace(start, sync=start.sync or tc.model.sync, instant=start.instant or tc.model.instant,
-                           onset=start.onset or tc.model.onset)
+        tc.model = start.with_terms_of(tc.model)
     model = FlipNet(tc.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0
@@ -176,7 +175,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         # A model saved without the optional terms initialises everything else; the new terms start
         # silent (models.FlipNet) and are learned in the fine-tune.
         missing, unexpected = model.load_state_dict(init["state_dict"], strict=False)
-        if unexpected or any(not k.startswith(("sync_", "film_instant.", "audio_side.onset_in.")) for k in missing):
+        if unexpected or any(not k.startswith(OPTIONAL_TERMS) for k in missing):
             raise InputError(f"--init {tc.init}: weights do not fit this model")
         log(f"initialised from {tc.init}" + (" (new terms from zero: " + ", ".join(sorted({k.split('.')[0] for k in missing})) + ")" if missing else ""))
     (tc.out / "config.json").write_text(json.dumps({**asdict(tc), "out": str(tc.out), "videos": str(tc.videos), "init": str(tc.init)}, default=str, indent=1))

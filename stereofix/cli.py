@@ -438,15 +438,18 @@ def train_calibrate(
     try:
         analyzer = Analyzer.load(weights, device.value)
         sha = sha256_of(weights)
-        scored = load_scores(scores, sha, clips) if scores is not None else None
-        if scored is None:
+        by_folder = load_scores(scores, sha) if scores is not None else {}
+        missing = [f for f in clips if str(f) not in by_folder]
+        if len(missing) < len(clips):
+            log.info("reusing the window scores in %s for %d of %d folders", scores, len(clips) - len(missing), len(clips))
+        if missing:
             with _progress(not quiet, "scoring validation clips") as cb:
-                scored = [x for folder in clips for x in score_clips(analyzer, folder, progress=(lambda i, n: cb(i / n)) if cb else None)]
+                for k, folder in enumerate(missing):
+                    step = (lambda i, n, k=k: cb((k + i / n) / len(missing))) if cb else None
+                    by_folder[str(folder)] = score_clips(analyzer, folder, progress=step)
             if scores is not None:
-                save_scores(scores, scored, sha, clips)
-        else:
-            log.info("reusing the window scores in %s", scores)
-        cal, figures = fit(scored)
+                save_scores(scores, by_folder, sha)
+        cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]])
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures
         save_checkpoint(out, analyzer.model.cpu(), cal, meta)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -159,15 +160,47 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
             "--scores", str(tmp_path / "scores.json"), "--device", "cpu", "--quiet"]
     r = runner.invoke(app, args)
     assert r.exit_code == 0, r.stderr
-    saved = json.loads((tmp_path / "scores.json").read_text())
-    assert len(saved["clips"]) == 4 and {c["flipped"] for c in saved["clips"]} == {False, True}
+    saved = json.loads((tmp_path / "scores.json").read_text())["by_folder"][str(tmp_path / "val")]
+    assert len(saved) == 4 and {c["flipped"] for c in saved} == {False, True}
     first = json.loads(r.stdout)
+
+    import stereofix.train.calibrate as calibrate
+
+    scored = []
+    real_score = calibrate.score_clips
+    monkeypatch.setattr(calibrate, "score_clips", lambda a, folder, progress=None: scored.append(folder) or real_score(a, folder))
     r = runner.invoke(app, args[:-1])  # not quiet: the log says the scores were reused
     assert r.exit_code == 0, r.stderr
-    assert "reusing the window scores" in r.stderr
+    assert "reusing the window scores" in r.stderr and scored == []
     assert json.loads(r.stdout) == first
     _, cal, _ = load_flip_model(tmp_path / "cal.pt")
     assert cal.decide == first["decide"]
+
+    # A folder added to the validation set is scored alone; the saved one is reused.
+    shutil.copytree(tmp_path / "val", tmp_path / "val2")
+    r = runner.invoke(app, args[:5] + ["--clips", str(tmp_path / "val2")] + args[5:])
+    assert r.exit_code == 0, r.stderr
+    assert scored == [tmp_path / "val2"]
+    saved = json.loads((tmp_path / "scores.json").read_text())["by_folder"]
+    assert saved[str(tmp_path / "val2")] == saved[str(tmp_path / "val")]
+
+
+def test_load_scores_reads_the_older_single_list_layout(tmp_path):
+    from stereofix.train.calibrate import load_scores
+
+    clips = []
+    for name, n in (("a", 2), ("b", 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"scenes": [{"file": f"s{i}.mp4"} for i in range(n)]}))
+        for i in range(n):
+            for flipped in (False, True):
+                clips.append({"file": f"s{i}.mp4", "scene_type": "single", "side": 1, "flipped": flipped, "logits": [float(len(clips))]})
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"weights_sha256": "x", "folders": [str(tmp_path / "a"), str(tmp_path / "b")], "clips": clips}))
+    by_folder = load_scores(old, "x")
+    assert [len(v) for v in by_folder.values()] == [4, 2]
+    assert by_folder[str(tmp_path / "b")][0].logits == [4.0]
+    assert load_scores(old, "other weights") == {} and load_scores(tmp_path / "missing.json", "x") == {}
 
 
 def test_average_interpolates_two_checkpoints_and_refuses_other_networks(tmp_path):

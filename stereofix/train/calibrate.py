@@ -74,22 +74,37 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     return out
 
 
-def save_scores(path: Path, scores: list[ClipScore], weights_sha256: str, folders: list[Path]) -> None:
-    """Keep scored windows next to the run: refitting the rules then costs seconds, not a re-score."""
-    body = {"weights_sha256": weights_sha256, "folders": [str(f) for f in folders], "clips": [s.__dict__ for s in scores]}
+def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:
+    """Keep scored windows next to the run, per clip folder: refitting the rules, or adding a folder
+    to the validation set, then costs seconds for the folders already scored, not a re-score."""
+    body = {"weights_sha256": weights_sha256, "by_folder": {f: [s.__dict__ for s in v] for f, v in by_folder.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body))
 
 
-def load_scores(path: Path, weights_sha256: str, folders: list[Path]) -> list[ClipScore] | None:
-    """Scores saved for the same weights and clip folders, else None (they must be scored again)."""
+def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
+    """The folders' scores saved for the same weights ({} when none): only the others need scoring.
+
+    Also reads the older single-list layout ("folders" + "clips"), split by each folder's manifest
+    (score_clips writes two entries per scene, in manifest order).
+    """
     try:
         body = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None
-    if body.get("weights_sha256") != weights_sha256 or body.get("folders") != [str(f) for f in folders]:
-        return None
-    return [ClipScore(**c) for c in body["clips"]]
+        return {}
+    if body.get("weights_sha256") != weights_sha256:
+        return {}
+    if "by_folder" in body:
+        return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items()}
+    clips, out, i = body.get("clips", []), {}, 0
+    for folder in body.get("folders", []):
+        try:
+            n = 2 * len(json.loads((Path(folder) / "manifest.json").read_text())["scenes"])
+        except (OSError, ValueError, KeyError):
+            return {}
+        out[folder] = [ClipScore(**c) for c in clips[i : i + n]]
+        i += n
+    return out if i == len(clips) else {}
 
 
 def _nll(logits: np.ndarray, labels: np.ndarray) -> float:

@@ -225,6 +225,19 @@ class FlipNet(nn.Module):
         """[B, T] seconds from the window start: the slot centres where check samples frames."""
         return torch.tensor(slot_centres(t, self.cfg.fps), device=device).expand(batch, t)
 
+    def hear(self, audio: torch.Tensor, t: int, frame_times: torch.Tensor | None = None):
+        """The audio's parts for T frames: alpha [B, T, D], content [B, T, C], instant [B, T, C] or None."""
+        f = feats.stereo_features(audio, onset=self.cfg.onset)
+        alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
+        content_steps = self.audio_content(f)  # [B, C, S]
+        content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
+        instant = None
+        if self.cfg.sync or self.cfg.instant:
+            if frame_times is None:
+                frame_times = self.frame_instants(audio.shape[0], t, audio.device)
+            instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
+        return alpha, content, instant
+
     def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False,
                 frame_times: torch.Tensor | None = None):
         """
@@ -240,16 +253,7 @@ class FlipNet(nn.Module):
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        f = feats.stereo_features(audio, onset=self.cfg.onset)
-        t = frames.shape[1]
-        alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
-        content_steps = self.audio_content(f)  # [B, C, S]
-        content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
-        instant = None
-        if self.cfg.sync or self.cfg.instant:
-            if frame_times is None:
-                frame_times = self.frame_instants(frames.shape[0], t, frames.device)
-            instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
+        alpha, content, instant = self.hear(audio, frames.shape[1], frame_times)
         beta, att = self.side_of_picture(frames, content, instant)
         logit = (alpha * beta).sum(-1).mean(-1)
         if return_parts:
@@ -261,9 +265,16 @@ class FlipNet(nn.Module):
 
         Mirroring the picture and exchanging the channels keeps the answer, so averaging the two
         makes the prediction exactly mirror-symmetric (it stays exactly antisymmetric under a swap).
-        Measured on the val clips with flip-v1: window accuracy 81.3% -> 84.3%. Costs two passes.
+        Measured on the val clips with flip-v1: window accuracy 81.3% -> 84.3%.
+
+        The second pass only needs the picture again: exchanging the channels negates alpha (odd by
+        construction) and leaves the content (mid levels) as it is, so the audio is heard once and
+        both pictures go through the visual side as one batch.
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        return 0.5 * (self(frames, audio, frame_times=frame_times) + self(frames.flip(-1), audio.flip(1), frame_times=frame_times))
-
+        alpha, content, instant = self.hear(audio, frames.shape[1], frame_times)
+        twice = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
+        beta, _ = self.side_of_picture(torch.cat([frames, frames.flip(-1)]), twice(content), twice(instant))
+        straight, mirrored = beta.chunk(2)
+        return 0.5 * (alpha * (straight - mirrored)).sum(-1).mean(-1)

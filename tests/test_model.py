@@ -157,6 +157,17 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
+@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"onset": True}])
+def test_predict_hears_once_and_equals_the_two_pass_average(extra):
+    """predict shares the audio between the two passes; it must give what the two passes give."""
+    torch.manual_seed(3)
+    model = _live_sync(FlipNet(FlipConfig(**extra))).eval()
+    frames, audio = _random_window(model, 3)
+    with torch.no_grad():
+        two_pass = 0.5 * (model(frames, audio) + model(frames.flip(-1), audio.flip(1)))
+        assert torch.allclose(model.predict(frames, audio), two_pass, atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}, {"onset": True}])
 def test_optional_terms_start_silent_so_older_weights_fine_tune(extra):
     torch.manual_seed(2)

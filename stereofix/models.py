@@ -153,12 +153,25 @@ class VisualEncoder(nn.Module):
         )  # fmt: skip
         self.out_channels = c3
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames [B, T, 3, H, W] float in [0, 1] -> [B, T, C, H/8, W/8]"""
+    def forward(self, frames: torch.Tensor, and_mirrored: bool = False) -> torch.Tensor:
+        """frames [B, T, 3, H, W] float in [0, 1] -> [B, T, C, H/8, W/8]
+
+        and_mirrored: also encode the mirrored frames, as batch items B..2B-1. The stem is a patch
+        embedding (stride = kernel, W a multiple of it), so the mirrored picture's stem output is the
+        mirror of the stem with mirrored kernels: one convolution with both kernel sets, and the
+        input is prepared once.
+        """
         b, t = frames.shape[:2]
         prev = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
         x = torch.cat([frames - 0.5, (frames - prev) * 4.0], dim=2).flatten(0, 1)
-        y = self.convs(x)
+        if and_mirrored:
+            stem = self.convs[0]
+            y = F.conv2d(x, torch.cat([stem.weight, stem.weight.flip(-1)]), torch.cat([stem.bias, stem.bias]), stride=stem.stride)
+            straight, mirrored = y.chunk(2, dim=1)
+            y = self.convs[1:](torch.cat([straight, mirrored.flip(-1)]))
+            b = 2 * b
+        else:
+            y = self.convs(x)
         return y.reshape(b, t, *y.shape[1:])
 
 
@@ -198,12 +211,13 @@ class FlipNet(nn.Module):
         return torch.einsum("btkp,btk->bp", sv, sa) / t
 
     def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
-                        instant: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                        instant: torch.Tensor | None = None, and_mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is.
 
         content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants.
+        and_mirrored: also for the mirrored frames (batch items B..2B-1; content and instant given for all 2B).
         """
-        v = self.visual(frames)  # [B, T, C, h, w]
+        v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
         film = self.film(content)
         if self.cfg.instant:
             change = instant - torch.cat([instant[:, :1], instant[:, :-1]], dim=1)
@@ -275,6 +289,6 @@ class FlipNet(nn.Module):
             frames = frames.float() / 255.0
         alpha, content, instant = self.hear(audio, frames.shape[1], frame_times)
         twice = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
-        beta, _ = self.side_of_picture(torch.cat([frames, frames.flip(-1)]), twice(content), twice(instant))
+        beta, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True)
         straight, mirrored = beta.chunk(2)
         return 0.5 * (alpha * (straight - mirrored)).sum(-1).mean(-1)

@@ -144,6 +144,26 @@ def test_fit_picks_thresholds_from_validation_scores():
     assert figures["val_clear_decided_accuracy"] == 1.0 and figures["val_clear_abstention"] == 0.0
     assert figures["val_abstain_types_decided"] <= 0.05
     assert 0.5 < cal.decide < 1 and cal.window_temperature > 0
+    assert figures["decide_found"] and figures["window_decide_found"]
+
+
+def test_fit_says_when_no_threshold_meets_the_rule():
+    """The most confident clear windows are wrong: no window threshold keeps them 99% right, and fit says so."""
+    from stereofix.train.calibrate import ClipScore, fit
+
+    rng = np.random.default_rng(1)
+    scores = []
+    for i in range(40):
+        for flipped in (False, True):
+            sign = 1 if flipped else -1
+            logits = list(sign * rng.uniform(2, 6, 9))
+            if i % 5 == 0:  # a fifth of the scenes wrong, and the most confident of all
+                logits = list(-sign * rng.uniform(10, 14, 9))
+            scores.append(ClipScore(f"c{i}", "single", 1, flipped, logits))
+    cal, figures = fit(scores)
+    assert not figures["window_decide_found"] and cal.window_decide == 0.995
+    # The clip rule is then met only by deciding nothing at all.
+    assert figures["val_clear_abstention"] == 1.0
 
 
 def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):

@@ -132,22 +132,22 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
-    decide = THRESHOLDS[-1]
+    decide, decide_found = THRESHOLDS[-1], False
     for t in THRESHOLDS:
         decided = np.maximum(p, 1 - p) >= t
         acc = correct[clear & decided].mean() if (clear & decided).any() else 1.0
         leak = decided[abstain].mean() if abstain.any() else 0.0
         if acc >= TARGET_ACCURACY and leak <= ABSTAIN_LEAK:
-            decide = float(t)
+            decide, decide_found = float(t), True
             break
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
-    window_decide = THRESHOLDS[-1]
+    window_decide, window_found = THRESHOLDS[-1], False
     for t in THRESHOLDS:
         conf = np.maximum(wp, 1 - wp) >= t
         if (win_clear & conf).any() and win_correct[win_clear & conf].mean() >= TARGET_ACCURACY:
-            window_decide = float(t)
+            window_decide, window_found = float(t), True
             break
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, window_decide=window_decide)
     decided = np.maximum(p, 1 - p) >= decide
@@ -157,6 +157,10 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         "clip_scale": round(clip_scale, 4),
         "decide": decide,
         "window_decide": window_decide,
+        # False: no threshold on the grid meets the rule, and the grid's top is used. For the window
+        # threshold that means `mixed` is almost never reported (stage 5: README "Design notes").
+        "decide_found": decide_found,
+        "window_decide_found": window_found,
         "val_clear_decided_accuracy": float(correct[clear & decided].mean()) if (clear & decided).any() else None,
         "val_clear_abstention": float(1 - decided[clear].mean()) if clear.any() else None,
         "val_abstain_types_decided": float(decided[abstain].mean()) if abstain.any() else None,

@@ -15,12 +15,13 @@ import time
 
 import torch
 
+from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH
 from stereofix.weights import load_flip_model
 
 
 def per_window_ms(model, batch: int, repeats: int) -> float:
     cfg = model.cfg
-    frames = torch.randint(0, 256, (batch, cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
+    frames = torch.randint(0, 256, (batch, cfg.n_frames, 3, FRAME_HEIGHT, FRAME_WIDTH), dtype=torch.uint8)
     audio = torch.randn(batch, 2, cfg.n_samples) * 0.1
     with torch.inference_mode():
         for _ in range(3):

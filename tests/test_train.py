@@ -205,6 +205,19 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
     assert saved[str(tmp_path / "val2")] == saved[str(tmp_path / "val")]
 
 
+def test_calibrate_refuses_a_folder_without_manifest(tmp_path):
+    from stereofix.models import FlipNet
+    from stereofix.weights import save_checkpoint
+
+    save_checkpoint(tmp_path / "w.pt", FlipNet())
+    (tmp_path / "empty").mkdir()
+    r = runner.invoke(app, ["train", "calibrate", str(tmp_path / "w.pt"), "--clips", str(tmp_path / "empty"),
+                            "--out", str(tmp_path / "cal.pt"), "--device", "cpu", "--quiet"])
+    assert r.exit_code == 2
+    assert "no readable manifest.json" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "cal.pt").exists()
+
+
 def test_load_scores_reads_the_older_single_list_layout(tmp_path):
     from stereofix.train.calibrate import load_scores
 

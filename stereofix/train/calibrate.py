@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stereofix.errors import InputError
 from stereofix.infer import Analyzer, check
 from stereofix.verdict import Calibration
 
@@ -61,7 +62,10 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     exchanged clip's logits are the negated ones; checking it again would double the cost for
     the same numbers.
     """
-    manifest = json.loads((folder / "manifest.json").read_text())
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{folder}: no readable manifest.json (make the folder with `stereofix synth --split val`)") from None
     out: list[ClipScore] = []
     scenes = manifest["scenes"]
     for i, sc in enumerate(scenes):

@@ -374,6 +374,9 @@ def train_flip(
     onset: Annotated[
         bool, typer.Option("--onset/--no-onset", help="Let the audio side also read level and phase differences at the sound's onsets, where reflections have not yet blurred them (see README).")
     ] = False,
+    onset_gcc: Annotated[
+        bool, typer.Option("--onset-gcc/--no-onset-gcc", help="Let the audio side also read the time difference at the sound's onsets as a correlation over lags, which does not wrap for widely spaced microphones (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -387,7 +390,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

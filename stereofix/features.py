@@ -54,17 +54,19 @@ def n_steps(n_samples: int) -> int:
     return (n_samples // HOP + 1) // TIME_POOL
 
 
-def stereo_features(audio: torch.Tensor, onset: bool = False) -> dict[str, torch.Tensor]:
+def stereo_features(audio: torch.Tensor, onset: bool = False, onset_gcc: bool = False) -> dict[str, torch.Tensor]:
     """Features of a batch of stereo windows.
 
     Args:
         audio: [B, 2, N] float32 at SAMPLE_RATE, channel 0 = left.
         onset: also return the onset-weighted cues (`onset_cues`).
+        onset_gcc: also return the onset-weighted GCC-PHAT (`onset_correlation`).
 
     Returns:
         bands: [B, BAND_FEATURES, N_BANDS, S]: mid log level, ILD (dB/10), coherent phase cos and sin.
         gcc: [B, N_LAGS, S]: GCC-PHAT over lags -GCC_MAX_LAG..+GCC_MAX_LAG samples (positive = left earlier).
         onset (if asked): [B, ONSET_FEATURES, N_BANDS, S], see `onset_cues`.
+        onset_gcc (if asked): [B, N_LAGS, S], see `onset_correlation`.
         S = n_steps(N).
     """
     b, _, n = audio.shape
@@ -81,6 +83,8 @@ def stereo_features(audio: torch.Tensor, onset: bool = False) -> dict[str, torch
 
     bands = _BANDS.to(audio.device)
     extra = {"onset": onset_cues(pl, pr, cross, bands, steps)} if onset else {}
+    if onset_gcc:
+        extra["onset_gcc"] = onset_correlation(pl, pr, cross, bands, steps)
     pl, pr = pool(pl), pool(pr)
     cross = torch.complex(pool(cross.real), pool(cross.imag))
     bl = torch.einsum("kf,bfs->bks", bands, pl)
@@ -97,11 +101,28 @@ def stereo_features(audio: torch.Tensor, onset: bool = False) -> dict[str, torch
     feats = torch.stack([mid, ild, bc_re / norm, bc_im / norm], dim=1)
     # GCC-PHAT: whitened cross-spectrum -> correlation over lags; upsampled by zero-padding the spectrum.
     phat = cross / (cross.abs() + EPS * ref.squeeze(-1).unsqueeze(-1) * 1e-3 + 1e-12)
+    return {"bands": feats, "gcc": _gcc_lags(phat), **extra}
+
+
+def _gcc_lags(phat: torch.Tensor) -> torch.Tensor:
+    """Whitened cross-spectra [B, F, S] -> correlation [B, N_LAGS, S] over lags -GCC_MAX_LAG..+GCC_MAX_LAG.
+
+    Upsampled by zero-padding the spectrum. irfft of L * conj(R) peaks at minus the delay of R behind
+    L; the lags are flipped so that positive lags mean the left channel is earlier.
+    """
     corr = torch.fft.irfft(phat.transpose(1, 2), n=N_FFT * GCC_UPSAMPLE)  # [B, S, N_FFT*UP]
     lag = GCC_MAX_LAG * GCC_UPSAMPLE
-    # irfft of L * conj(R) peaks at minus the delay of R behind L; flip so positive lags = left earlier.
-    gcc = torch.cat([corr[..., -lag:], corr[..., : lag + 1]], dim=-1).flip(-1).transpose(1, 2) * GCC_UPSAMPLE
-    return {"bands": feats, "gcc": gcc, **extra}
+    return torch.cat([corr[..., -lag:], corr[..., : lag + 1]], dim=-1).flip(-1).transpose(1, 2) * GCC_UPSAMPLE
+
+
+def _onset_weights(bl: torch.Tensor, br: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per band and 16 ms frame [B, K, T]: how far the level (both channels) rose over the louder of
+    the two frames before it, beyond ONSET_MIN_RISE and capped at ONSET_MAX_RISE; and the level reference."""
+    mid = bl + br
+    ref = torch.amax(mid, dim=(1, 2), keepdim=True) + EPS
+    level = torch.log10(mid / ref + 1e-6)
+    before = torch.maximum(_delayed(level, 1), _delayed(level, 2))
+    return (level - before - ONSET_MIN_RISE).clamp(0, ONSET_MAX_RISE), ref
 
 
 def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: torch.Tensor, steps: int) -> torch.Tensor:
@@ -121,11 +142,7 @@ def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: t
     br = torch.einsum("kf,bft->bkt", bands, pr)
     bc_re = torch.einsum("kf,bft->bkt", bands, cross.real)
     bc_im = torch.einsum("kf,bft->bkt", bands, cross.imag)
-    mid = bl + br
-    ref = torch.amax(mid, dim=(1, 2), keepdim=True) + EPS
-    level = torch.log10(mid / ref + 1e-6)
-    before = torch.maximum(_delayed(level, 1), _delayed(level, 2))
-    w = (level - before - ONSET_MIN_RISE).clamp(0, ONSET_MAX_RISE)
+    w, ref = _onset_weights(bl, br)
 
     def pool(x: torch.Tensor) -> torch.Tensor:  # weighted sum over each step's frames
         return (w * x).reshape(*x.shape[:-1], steps, TIME_POOL).sum(-1)
@@ -136,6 +153,28 @@ def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: t
     ild = torch.log10((wl + floor) / (wr + floor))
     strength = w.reshape(*w.shape[:-1], steps, TIME_POOL).mean(-1)
     return torch.stack([strength, ild, pool(bc_re) / norm, pool(bc_im) / norm], dim=1)
+
+
+def onset_correlation(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: torch.Tensor, steps: int) -> torch.Tensor:
+    """GCC-PHAT over the frames where the sound rises, per 64 ms step.
+
+    The time difference at onsets, read across all frequencies at once: unlike a band's phase
+    (`onset_cues`), a correlation peak does not wrap when a spaced pair's delay exceeds half a period,
+    and unlike the window's GCC it is not pulled towards a strong reflection that arrives later (the
+    precedence effect). Each bin's whitened cross-spectrum is weighted by its bands' onset weights
+    (`_onset_weights`); a step without an onset gives zeros.
+
+    Args: per-bin powers pl, pr and cross-spectrum [B, F, T] (T = steps * TIME_POOL frames), band filters.
+    Returns: [B, N_LAGS, steps]; exchanging the channels reverses the lags exactly.
+    """
+    bl = torch.einsum("kf,bft->bkt", bands, pl)
+    br = torch.einsum("kf,bft->bkt", bands, pr)
+    w, _ = _onset_weights(bl, br)
+    share = bands / bands.sum(0, keepdim=True).clamp_min(EPS)  # each bin's weight from the bands over it
+    wf = torch.einsum("kf,bkt->bft", share, w)
+    g = wf * cross / (cross.abs() + 1e-12)
+    g = g.reshape(*g.shape[:-1], steps, TIME_POOL).mean(-1)
+    return _gcc_lags(g)
 
 
 def _delayed(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -167,4 +206,6 @@ def swap_features(f: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {"bands": f["bands"] * sign, "gcc": f["gcc"].flip(1)}
     if "onset" in f:
         out["onset"] = f["onset"] * sign
+    if "onset_gcc" in f:
+        out["onset_gcc"] = f["onset_gcc"].flip(1)
     return out

@@ -19,7 +19,9 @@ stands still or moves to its own rhythm correlates with nothing heard; the sound
 per-frame FiLM path only sees that cue one frame at a time.
 
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
-sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them.
+sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With
+`FlipConfig.onset_gcc` it reads the time difference at onsets as a correlation over lags
+(features.onset_correlation), which does not wrap for widely spaced pairs as a band's phase does.
 
 alpha is computed as a(f) - a(swap(f)), so swapping the channels negates the logit exactly; the
 product with beta means the model can only be confident when BOTH the audio and the picture
@@ -40,7 +42,7 @@ from stereofix.windows import slot_centres
 
 # Parameter names of the optional terms; each starts at zero, so weights without them load with
 # strict=False and keep their function (fine-tuning with --sync/--instant/--onset, train average).
-OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.")
+OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.")
 FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames per second of window
@@ -57,6 +59,7 @@ class FlipConfig:
     sync: int = 0  # size of the audio-visual sync code (0: no sync term; `train flip --sync 8`)
     instant: bool = False  # FiLM also hears the sound at each frame's instant (`train flip --instant`)
     onset: bool = False  # the audio side also reads cues at the sound's onsets (`train flip --onset`)
+    onset_gcc: bool = False  # ... and the onsets' GCC-PHAT (`train flip --onset-gcc`)
 
     @property
     def n_frames(self) -> int:
@@ -73,7 +76,8 @@ class FlipConfig:
 
     def with_terms_of(self, other: "FlipConfig") -> "FlipConfig":
         """This network plus the optional terms `other` has: what a fine-tune adding them trains."""
-        return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant, onset=self.onset or other.onset)
+        return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant,
+                       onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
@@ -103,13 +107,21 @@ class AudioSide(nn.Module):
             self.onset_in = nn.Conv1d(feats.ONSET_FEATURES * feats.N_BANDS, h, 3, padding=1)
             nn.init.zeros_(self.onset_in.weight)
             nn.init.zeros_(self.onset_in.bias)
+        if cfg.onset_gcc:
+            self.onset_gcc_in = nn.Conv1d(feats.N_LAGS, h, 3, padding=1)
+            nn.init.zeros_(self.onset_gcc_in.weight)
+            nn.init.zeros_(self.onset_gcc_in.bias)
 
     def _branch(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
         b, c, k, s = f["bands"].shape
         x = torch.cat([f["bands"].reshape(b, c * k, s), f["gcc"]], dim=1)
-        if "onset" not in f:
+        if "onset" not in f and "onset_gcc" not in f:
             return self.net(x)
-        x = self.net[0](x) + self.onset_in(f["onset"].reshape(b, -1, s))
+        x = self.net[0](x)
+        if "onset" in f:
+            x = x + self.onset_in(f["onset"].reshape(b, -1, s))
+        if "onset_gcc" in f:
+            x = x + self.onset_gcc_in(f["onset_gcc"])
         return self.net[1:](x)
 
     def forward(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -241,7 +253,7 @@ class FlipNet(nn.Module):
 
     def hear(self, audio: torch.Tensor, t: int, frame_times: torch.Tensor | None = None):
         """The audio's parts for T frames: alpha [B, T, D], content [B, T, C], instant [B, T, C] or None."""
-        f = feats.stereo_features(audio, onset=self.cfg.onset)
+        f = feats.stereo_features(audio, onset=self.cfg.onset, onset_gcc=self.cfg.onset_gcc)
         alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
         content_steps = self.audio_content(f)  # [B, C, S]
         content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]

@@ -66,11 +66,13 @@ def test_phase_features_resolve_one_sample():
 
 
 def test_swap_features_matches_recomputation():
-    audio = torch.randn(2, 2, 32000) * torch.linspace(0, 1, 32000) ** 2  # rising: onsets too
-    f, g = feats.stereo_features(audio, onset=True), feats.stereo_features(audio.flip(1), onset=True)
+    audio = _bursts(2, 32000)
+    f = feats.stereo_features(audio, onset=True, onset_gcc=True)
+    g = feats.stereo_features(audio.flip(1), onset=True, onset_gcc=True)
     s = feats.swap_features(f)
-    assert f["onset"].abs().max() > 0.1
-    for key in ("bands", "gcc", "onset"):
+    assert f["onset"].abs().max() > 0.1 and f["onset_gcc"].abs().max() > 0.1
+    assert list(s) == list(f)  # AudioSide pairs the two dicts' values in order
+    for key in ("bands", "gcc", "onset", "onset_gcc"):
         assert torch.allclose(s[key], g[key], atol=1e-4), key
 
 
@@ -95,11 +97,34 @@ def test_onset_cues_read_the_direct_sound_through_a_louder_reflection():
     assert onset_ild > 0.1  # the onsets read left
 
 
+def test_onset_correlation_reads_the_direct_delay_through_a_louder_reflection():
+    """Bursts reaching the left ear 6 samples first, whose louder echo 40 ms later reaches the right first.
+
+    The window's GCC-PHAT peaks at the echo's lag; the onsets' peaks at the direct sound's.
+    """
+    torch.manual_seed(4)
+    n, rate = 32000, feats.SAMPLE_RATE
+    dry = torch.zeros(n)
+    for start in range(2000, n - 4000, 4000):
+        dry[start : start + 960] = torch.randn(960)
+    d = int(0.040 * rate)
+    audio = torch.stack([dry + 1.6 * torch.roll(dry, d + 6), torch.roll(dry, 6) + 1.6 * torch.roll(dry, d)])[None]
+    f = feats.stereo_features(audio, onset_gcc=True)
+    span = feats.GCC_MAX_LAG * feats.GCC_UPSAMPLE
+    lags = torch.arange(-span, span + 1) / feats.GCC_UPSAMPLE
+    assert lags[f["gcc"][0].sum(-1).argmax()] == -6  # the room: right earlier
+    assert lags[f["onset_gcc"][0].sum(-1).argmax()] == 6  # the direct sound: left earlier
+    still = feats.stereo_features(torch.randn(1, 2, n) * 0.1, onset_gcc=True)["onset_gcc"]
+    assert still.abs().max() < f["onset_gcc"].abs().max() / 4  # steady noise has few onsets
+
+
 def _live_sync(model: FlipNet | None = None) -> FlipNet:
     """A model with the optional terms, given weights (they start at zero) so the tests exercise them too."""
-    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True))
+    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True, onset_gcc=True))
     if model.cfg.onset:
         torch.nn.init.normal_(model.audio_side.onset_in.weight, std=0.1)
+    if model.cfg.onset_gcc:
+        torch.nn.init.normal_(model.audio_side.onset_gcc_in.weight, std=0.1)
     if model.cfg.sync:
         torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
     if model.cfg.instant:
@@ -107,9 +132,16 @@ def _live_sync(model: FlipNet | None = None) -> FlipNet:
     return model
 
 
+def _bursts(n: int, samples: int) -> torch.Tensor:
+    """[n, 2, samples]: noise bursts (onsets), partly coherent and 3 samples earlier on the left."""
+    common = torch.randn(n, 1, samples)
+    gate = (torch.arange(samples) % 4000 < 1000).float()  # 60 ms on, 190 ms off
+    return (torch.cat([common, torch.roll(common, 3, -1)], 1) + 0.5 * torch.randn(n, 2, samples)) * gate
+
+
 def _random_window(model: FlipNet, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     frames = torch.randint(0, 255, (n, model.cfg.n_frames, 3, 72, 128), dtype=torch.uint8)
-    return frames, torch.randn(n, 2, model.cfg.n_samples) * 0.1
+    return frames, _bursts(n, model.cfg.n_samples) * 0.1
 
 
 def test_logit_is_exactly_antisymmetric_under_channel_swap():
@@ -157,7 +189,7 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"onset": True}])
+@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"onset": True, "onset_gcc": True}])
 def test_predict_hears_once_and_equals_the_two_pass_average(extra):
     """predict shares the audio between the two passes; it must give what the two passes give."""
     torch.manual_seed(3)
@@ -168,12 +200,12 @@ def test_predict_hears_once_and_equals_the_two_pass_average(extra):
         assert torch.allclose(model.predict(frames, audio), two_pass, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}, {"onset": True}])
+@pytest.mark.parametrize("extra", [{"sync": 8}, {"instant": True}, {"onset": True}, {"onset_gcc": True}])
 def test_optional_terms_start_silent_so_older_weights_fine_tune(extra):
     torch.manual_seed(2)
     old = FlipNet(FlipConfig()).eval()
     saved = FlipConfig.from_dict({"dim": 16})  # configs saved before the optional terms
-    assert saved.sync == 0 and not saved.instant and not saved.onset
+    assert saved.sync == 0 and not saved.instant and not saved.onset and not saved.onset_gcc
     new = FlipNet(FlipConfig(**extra)).eval()
     missing, unexpected = new.load_state_dict(old.state_dict(), strict=False)
     assert not unexpected and all(k.startswith(OPTIONAL_TERMS) for k in missing) and missing
@@ -183,7 +215,7 @@ def test_optional_terms_start_silent_so_older_weights_fine_tune(extra):
         assert torch.equal(a, b) and torch.equal(parts_new["attention"], parts_old["attention"])
         _live_sync(new)
         moved = new(frames, audio, return_parts=True)[1]
-        if "onset" in extra:  # the live term moves where the audio places the sound
+        if "onset" in extra or "onset_gcc" in extra:  # the live term moves where the audio places the sound
             assert (moved["alpha"] - parts_old["alpha"]).abs().max() > 1e-3
         else:  # the live term moves the attention
             assert (moved["attention"] / parts_old["attention"] - 1).abs().max() > 1e-3

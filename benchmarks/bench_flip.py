@@ -1,6 +1,6 @@
 """Accuracy of `stereofix check` on the held-out synthetic benchmark and on the real clips.
 
-    python benchmarks/bench_flip.py --clips bench_out/test3 [--weights weights/flip-v1.pt]
+    python benchmarks/bench_flip.py --clips bench_out/test4 [--weights weights/flip-v1.pt]
 
 The clips come from `stereofix synth --split test` (material training and calibration never saw).
 For every clip the script also writes a copy with the channels exchanged (`stereofix repair --force`)
@@ -60,7 +60,7 @@ def pct(x: float | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--clips", type=Path, default=ROOT / "bench_out" / "test3")
+    ap.add_argument("--clips", type=Path, default=ROOT / "bench_out" / "test4")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None, help="Write the figures here too.")
     args = ap.parse_args()

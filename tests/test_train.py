@@ -145,6 +145,9 @@ def test_fit_picks_thresholds_from_validation_scores():
     assert figures["val_abstain_types_decided"] <= 0.05
     assert 0.5 < cal.decide < 1 and cal.window_temperature > 0
     assert figures["decide_found"] and figures["window_decide_found"]
+    # Every clear clip is right, so accuracy alone allows the lowest threshold; the off-screen
+    # clips' budget is what sets it.
+    assert figures["decide_for_accuracy"] == 0.55 and figures["decide_for_leak"] == cal.decide
 
 
 def test_fit_says_when_no_threshold_meets_the_rule():

@@ -137,13 +137,16 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
     decide, decide_found = THRESHOLDS[-1], False
+    # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
+    for_accuracy = for_leak = None
     for t in THRESHOLDS:
         decided = np.maximum(p, 1 - p) >= t
-        acc = correct[clear & decided].mean() if (clear & decided).any() else 1.0
-        leak = decided[abstain].mean() if abstain.any() else 0.0
-        if acc >= TARGET_ACCURACY and leak <= ABSTAIN_LEAK:
+        acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
+        leak_ok = (decided[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
+        for_accuracy = float(t) if for_accuracy is None and acc_ok else for_accuracy
+        for_leak = float(t) if for_leak is None and leak_ok else for_leak
+        if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
-            break
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
@@ -164,6 +167,10 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         # False: no threshold on the grid meets the rule, and the grid's top is used. For the window
         # threshold that means `mixed` is almost never reported (stage 5: README "Design notes").
         "decide_found": decide_found,
+        # The thresholds the accuracy target and the must-abstain budget would each need alone: the
+        # larger one is what costs abstention, and so what a better model must fix.
+        "decide_for_accuracy": for_accuracy,
+        "decide_for_leak": for_leak,
         "window_decide_found": window_found,
         "val_clear_decided_accuracy": float(correct[clear & decided].mean()) if (clear & decided).any() else None,
         "val_clear_abstention": float(1 - decided[clear].mean()) if clear.any() else None,

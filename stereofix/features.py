@@ -82,9 +82,16 @@ def stereo_features(audio: torch.Tensor, onset: bool = False, onset_gcc: bool = 
         return x.reshape(*x.shape[:-1], steps, TIME_POOL).mean(-1)
 
     bands = _BANDS.to(audio.device)
-    extra = {"onset": onset_cues(pl, pr, cross, bands, steps)} if onset else {}
-    if onset_gcc:
-        extra["onset_gcc"] = onset_correlation(pl, pr, cross, bands, steps)
+    extra = {}
+    if onset or onset_gcc:
+        # Per 16 ms frame, before the pooling below: both onset features read the same rises.
+        bl = torch.einsum("kf,bft->bkt", bands, pl)
+        br = torch.einsum("kf,bft->bkt", bands, pr)
+        w, ref = _onset_weights(bl, br)
+        if onset:
+            extra["onset"] = onset_cues(bl, br, w, ref, cross, bands, steps)
+        if onset_gcc:
+            extra["onset_gcc"] = onset_correlation(w, cross, bands, steps)
     pl, pr = pool(pl), pool(pr)
     cross = torch.complex(pool(cross.real), pool(cross.imag))
     bl = torch.einsum("kf,bfs->bks", bands, pl)
@@ -125,7 +132,8 @@ def _onset_weights(bl: torch.Tensor, br: torch.Tensor) -> tuple[torch.Tensor, to
     return (level - before - ONSET_MIN_RISE).clamp(0, ONSET_MAX_RISE), ref
 
 
-def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: torch.Tensor, steps: int) -> torch.Tensor:
+def onset_cues(bl: torch.Tensor, br: torch.Tensor, w: torch.Tensor, ref: torch.Tensor, cross: torch.Tensor,
+               bands: torch.Tensor, steps: int) -> torch.Tensor:
     """ILD and phase per band, weighted towards the frames where the band's sound rises.
 
     In a room the direct sound arrives first and the reflections pile up after it, so cues read at
@@ -135,14 +143,12 @@ def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: t
     cues are pooled per 64 ms step with those weights, and the step's total weight comes with them so
     the model knows how much onset there was. A step without an onset gives zeros (no opinion).
 
-    Args: per-bin powers pl, pr and cross-spectrum [B, F, T] (T = steps * TIME_POOL frames), band filters.
+    Args: per-band powers bl, br [B, K, T] (T = steps * TIME_POOL frames), their onset weights and
+        level reference (`_onset_weights`), the per-bin cross-spectrum [B, F, T], band filters.
     Returns: [B, ONSET_FEATURES, N_BANDS, steps]; exchanging the channels negates ILD and sin exactly.
     """
-    bl = torch.einsum("kf,bft->bkt", bands, pl)
-    br = torch.einsum("kf,bft->bkt", bands, pr)
     bc_re = torch.einsum("kf,bft->bkt", bands, cross.real)
     bc_im = torch.einsum("kf,bft->bkt", bands, cross.imag)
-    w, ref = _onset_weights(bl, br)
 
     def pool(x: torch.Tensor) -> torch.Tensor:  # weighted sum over each step's frames
         return (w * x).reshape(*x.shape[:-1], steps, TIME_POOL).sum(-1)
@@ -155,7 +161,7 @@ def onset_cues(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: t
     return torch.stack([strength, ild, pool(bc_re) / norm, pool(bc_im) / norm], dim=1)
 
 
-def onset_correlation(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, bands: torch.Tensor, steps: int) -> torch.Tensor:
+def onset_correlation(w: torch.Tensor, cross: torch.Tensor, bands: torch.Tensor, steps: int) -> torch.Tensor:
     """GCC-PHAT over the frames where the sound rises, per 64 ms step.
 
     The time difference at onsets, read across all frequencies at once: unlike a band's phase
@@ -164,12 +170,10 @@ def onset_correlation(pl: torch.Tensor, pr: torch.Tensor, cross: torch.Tensor, b
     precedence effect). Each bin's whitened cross-spectrum is weighted by its bands' onset weights
     (`_onset_weights`); a step without an onset gives zeros.
 
-    Args: per-bin powers pl, pr and cross-spectrum [B, F, T] (T = steps * TIME_POOL frames), band filters.
+    Args: per-band onset weights w [B, K, T] (`_onset_weights`; T = steps * TIME_POOL frames), the
+        per-bin cross-spectrum [B, F, T], band filters.
     Returns: [B, N_LAGS, steps]; exchanging the channels reverses the lags exactly.
     """
-    bl = torch.einsum("kf,bft->bkt", bands, pl)
-    br = torch.einsum("kf,bft->bkt", bands, pr)
-    w, _ = _onset_weights(bl, br)
     share = bands / bands.sum(0, keepdim=True).clamp_min(EPS)  # each bin's weight from the bands over it
     wf = torch.einsum("kf,bkt->bft", share, w)
     g = wf * cross / (cross.abs() + 1e-12)

@@ -114,10 +114,7 @@ class AudioSide(nn.Module):
 
     def _branch(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
         b, c, k, s = f["bands"].shape
-        x = torch.cat([f["bands"].reshape(b, c * k, s), f["gcc"]], dim=1)
-        if "onset" not in f and "onset_gcc" not in f:
-            return self.net(x)
-        x = self.net[0](x)
+        x = self.net[0](torch.cat([f["bands"].reshape(b, c * k, s), f["gcc"]], dim=1))
         if "onset" in f:
             x = x + self.onset_in(f["onset"].reshape(b, -1, s))
         if "onset_gcc" in f:

@@ -143,8 +143,10 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         decided = np.maximum(p, 1 - p) >= t
         acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
         leak_ok = (decided[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
-        for_accuracy = float(t) if for_accuracy is None and acc_ok else for_accuracy
-        for_leak = float(t) if for_leak is None and leak_ok else for_leak
+        if acc_ok and for_accuracy is None:
+            for_accuracy = float(t)
+        if leak_ok and for_leak is None:
+            for_leak = float(t)
         if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))

@@ -377,6 +377,9 @@ def train_flip(
     onset_gcc: Annotated[
         bool, typer.Option("--onset-gcc/--no-onset-gcc", help="Let the audio side also read the time difference at the sound's onsets as a correlation over lags, which does not wrap for widely spaced microphones (see README).")
     ] = False,
+    sync_gate: Annotated[
+        bool, typer.Option("--sync-gate/--no-sync-gate", help="Let the picture's confidence also read the sync evidence, so a silent visible object is not trusted for its looks alone; needs --sync or --init weights with it (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -384,19 +387,33 @@ def train_flip(
     """Train the flip classifier on synthesized scenes (or fine-tune on your own stereo videos)."""
     _setup(quiet, False, threads)
     from stereofix.infer import resolve_device
-    from stereofix.models import FlipConfig
     from stereofix.train.flip import TrainConfig, train
 
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=_train_model_config(sync, instant, onset, onset_gcc, sync_gate, init),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
         _fail(exc)
     typer.echo(str(final))
+
+
+def _train_model_config(sync: int, instant: bool, onset: bool, onset_gcc: bool, sync_gate: bool, init: Path | None):
+    """The terms asked for on the command line; --sync-gate alone borrows the sync size of --init weights."""
+    from stereofix.models import FlipConfig
+
+    if sync_gate and not sync:
+        if init is None:
+            raise InputError("--sync-gate needs the sync term: add --sync 8 (or --init weights that have it)")
+        from stereofix.weights import load_checkpoint
+
+        sync = int(load_checkpoint(init).get("config", {}).get("sync", 0))
+        if not sync:
+            raise InputError(f"--sync-gate: --init {init} has no sync term; add --sync 8")
+    return FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate)
 
 
 def _scene_weights(items: list[str] | None) -> dict[str, float] | None:

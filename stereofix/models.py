@@ -18,6 +18,12 @@ changes and how the sound's content changes at the frames' instants (sync). A si
 stands still or moves to its own rhythm correlates with nothing heard; the sounding one does. The
 per-frame FiLM path only sees that cue one frame at a time.
 
+With `FlipConfig.sync_gate` (needs `sync`) the picture's confidence (the gate) also reads the sync
+evidence: at the attended place and the strongest anywhere. The sync term alone only moves the
+attention; a silent visible object that attracts it still got a confident gate from its looks
+(a static face while someone speaks off-screen), which is how off-screen clips leak and distractors
+get credited. Zero-initialised, like the other optional terms.
+
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With
 `FlipConfig.onset_gcc` it reads the time difference at onsets as a correlation over lags
@@ -60,6 +66,11 @@ class FlipConfig:
     instant: bool = False  # FiLM also hears the sound at each frame's instant (`train flip --instant`)
     onset: bool = False  # the audio side also reads cues at the sound's onsets (`train flip --onset`)
     onset_gcc: bool = False  # ... and the onsets' GCC-PHAT (`train flip --onset-gcc`)
+    sync_gate: bool = False  # the gate also reads the sync evidence (`train flip --sync-gate`; needs sync)
+
+    def __post_init__(self) -> None:
+        if self.sync_gate and not self.sync:
+            raise ValueError("sync_gate needs the sync term (sync > 0)")
 
     @property
     def n_frames(self) -> int:
@@ -77,7 +88,8 @@ class FlipConfig:
     def with_terms_of(self, other: "FlipConfig") -> "FlipConfig":
         """This network plus the optional terms `other` has: what a fine-tune adding them trains."""
         return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant,
-                       onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc)
+                       onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc,
+                       sync_gate=self.sync_gate or other.sync_gate)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
@@ -209,6 +221,11 @@ class FlipNet(nn.Module):
             # Zero: a new sync term starts silent, so it can be added to a trained model and fine-tuned.
             nn.init.zeros_(self.sync_audio.weight)
             nn.init.zeros_(self.sync_audio.bias)
+        if cfg.sync_gate:
+            # [sync at the attended place, strongest sync anywhere] -> gate; zero: starts silent.
+            self.sync_gate = nn.Linear(2, 1)
+            nn.init.zeros_(self.sync_gate.weight)
+            nn.init.zeros_(self.sync_gate.bias)
 
     def sync_map(self, v: torch.Tensor, instant: torch.Tensor) -> torch.Tensor:
         """[B, h*w]: covariance over frames of each place's change with the sound's change."""
@@ -235,13 +252,20 @@ class FlipNet(nn.Module):
         h = F.gelu(v * (1 + scale) + shift)
         logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
         if self.cfg.sync:
-            logits = logits + self.sync_map(v, instant).unsqueeze(1)
-        att = torch.softmax(logits, dim=-1).reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
+            sync = self.sync_map(v, instant)  # [B, h*w]
+            logits = logits + sync.unsqueeze(1)
+        att_flat = torch.softmax(logits, dim=-1)
+        att = att_flat.reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
         beta = torch.einsum("bthw,dw->btd", att, code)
         pooled = (h * att.unsqueeze(2)).sum((-1, -2))  # [B, T, C]
-        gate = F.softplus(self.gate(pooled))  # [B, T, 1]: how sure the picture is
+        gate_in = self.gate(pooled)
+        if self.cfg.sync_gate:
+            at_att = (att_flat * sync.unsqueeze(1)).sum(-1)  # [B, T]
+            strongest = sync.max(-1).values.unsqueeze(1).expand_as(at_att)
+            gate_in = gate_in + self.sync_gate(torch.stack([at_att, strongest], dim=-1))
+        gate = F.softplus(gate_in)  # [B, T, 1]: how sure the picture is
         return beta * gate, att
 
     def frame_instants(self, batch: int, t: int, device=None) -> torch.Tensor:

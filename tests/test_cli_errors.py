@@ -149,3 +149,14 @@ def test_usage_errors_exit_2(tmp_path, good):
     _one_clear_line(_run("repair", "--force", "-o", str(tmp_path / "x.mp4"), str(good), str(good)))
     if not torch.cuda.is_available():
         _one_clear_line(_run("check", "--device", "cuda", str(good)))
+
+
+def test_train_sync_gate_without_the_sync_term(tmp_path):
+    """--sync-gate reads the sync term's evidence: without it (flag or --init weights) one line, exit 2."""
+    _one_clear_line(_run("train", "flip", "--out", str(tmp_path / "run"), "--sync-gate", "--steps", "1"))
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.weights import save_checkpoint
+
+    plain = save_checkpoint(tmp_path / "plain.pt", FlipNet(FlipConfig()))
+    _one_clear_line(_run("train", "flip", "--out", str(tmp_path / "run"), "--sync-gate", "--init", str(plain), "--steps", "1"))
+    assert not (tmp_path / "run").exists()  # nothing written before the error

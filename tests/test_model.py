@@ -120,7 +120,7 @@ def test_onset_correlation_reads_the_direct_delay_through_a_louder_reflection():
 
 def _live_sync(model: FlipNet | None = None) -> FlipNet:
     """A model with the optional terms, given weights (they start at zero) so the tests exercise them too."""
-    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True, onset_gcc=True))
+    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True, onset_gcc=True, sync_gate=True))
     if model.cfg.onset:
         torch.nn.init.normal_(model.audio_side.onset_in.weight, std=0.1)
     if model.cfg.onset_gcc:
@@ -129,6 +129,8 @@ def _live_sync(model: FlipNet | None = None) -> FlipNet:
         torch.nn.init.normal_(model.sync_audio.weight, std=0.5)
     if model.cfg.instant:
         torch.nn.init.normal_(model.film_instant.weight, std=0.5)
+    if model.cfg.sync_gate:
+        torch.nn.init.normal_(model.sync_gate.weight, std=0.5)
     return model
 
 
@@ -189,7 +191,7 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"onset": True, "onset_gcc": True}])
+@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"sync": 8, "sync_gate": True}, {"onset": True, "onset_gcc": True}])
 def test_predict_hears_once_and_equals_the_two_pass_average(extra):
     """predict shares the audio between the two passes; it must give what the two passes give."""
     torch.manual_seed(3)
@@ -233,3 +235,28 @@ def test_sync_map_ignores_a_still_picture():
         moving = still.clone()
         moving[:, ::2, :, 20:40, 10:30] = 1.0  # a patch that blinks
         assert model.sync_map(model.visual(moving), instant).abs().max() > 1e-3
+
+
+def test_sync_gate_starts_silent_then_moves_confidence_not_attention():
+    """Added to a model with the sync term, the gate term keeps its function until trained; live,
+    it changes how sure the picture is (the logit) and leaves where it looks (the attention)."""
+    torch.manual_seed(4)
+    base = _live_sync(FlipNet(FlipConfig(sync=8))).eval()
+    gated = FlipNet(FlipConfig(sync=8, sync_gate=True)).eval()
+    missing, unexpected = gated.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["sync_gate.bias", "sync_gate.weight"]
+    assert all(k.startswith(OPTIONAL_TERMS) for k in missing)
+    frames, audio = _random_window(base, 2)
+    frames[:, ::2, :, 20:40, 10:30] = 255  # something that changes over the window, so sync is not zero
+    with torch.no_grad():
+        (a, pa), (b, pb) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)
+        assert torch.equal(a, b)
+        torch.nn.init.normal_(gated.sync_gate.weight, std=0.5)  # only the gate term goes live
+        c, pc = gated(frames, audio, return_parts=True)
+        assert torch.equal(pc["attention"], pa["attention"])
+        assert (c / a - 1).abs().max() > 1e-3  # logits of an untrained model are tiny: compare ratios
+
+
+def test_sync_gate_needs_the_sync_term():
+    with pytest.raises(ValueError, match="sync"):
+        FlipConfig(sync_gate=True)

@@ -380,6 +380,9 @@ def train_flip(
     sync_gate: Annotated[
         bool, typer.Option("--sync-gate/--no-sync-gate", help="Let the picture's confidence also read the sync evidence, so a silent visible object is not trusted for its looks alone; needs --sync or --init weights with it (see README).")
     ] = False,
+    stabilize: Annotated[
+        bool, typer.Option("--stabilize/--no-stabilize", help="Take the picture's motion after compensating the camera's own (shake, pans), by phase correlation between frames; kept from --init weights (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -392,7 +395,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=_train_model_config(sync, instant, onset, onset_gcc, sync_gate, init),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=_train_model_config(sync, instant, onset, onset_gcc, sync_gate, init, stabilize),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
@@ -401,7 +404,8 @@ def train_flip(
     typer.echo(str(final))
 
 
-def _train_model_config(sync: int, instant: bool, onset: bool, onset_gcc: bool, sync_gate: bool, init: Path | None):
+def _train_model_config(sync: int, instant: bool, onset: bool, onset_gcc: bool, sync_gate: bool, init: Path | None,
+                        stabilize: bool = False):
     """The terms asked for on the command line; --sync-gate alone borrows the sync size of --init weights."""
     from stereofix.models import FlipConfig
 
@@ -413,7 +417,7 @@ def _train_model_config(sync: int, instant: bool, onset: bool, onset_gcc: bool, 
         sync = int(load_checkpoint(init).get("config", {}).get("sync", 0))
         if not sync:
             raise InputError(f"--sync-gate: --init {init} has no sync term; add --sync 8")
-    return FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate)
+    return FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize)
 
 
 def _scene_weights(items: list[str] | None) -> dict[str, float] | None:

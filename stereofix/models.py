@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stereofix import features as feats
+from stereofix.motion import aligned_previous
 from stereofix.windows import slot_centres
 
 # Parameter names of the optional terms; each starts at zero, so weights without them load with
@@ -67,6 +68,7 @@ class FlipConfig:
     onset: bool = False  # the audio side also reads cues at the sound's onsets (`train flip --onset`)
     onset_gcc: bool = False  # ... and the onsets' GCC-PHAT (`train flip --onset-gcc`)
     sync_gate: bool = False  # the gate also reads the sync evidence (`train flip --sync-gate`; needs sync)
+    stabilize: bool = False  # the motion channel follows the camera (`train flip --stabilize`; motion.py)
 
     def __post_init__(self) -> None:
         if self.sync_gate and not self.sync:
@@ -89,7 +91,7 @@ class FlipConfig:
         """This network plus the optional terms `other` has: what a fine-tune adding them trains."""
         return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant,
                        onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc,
-                       sync_gate=self.sync_gate or other.sync_gate)
+                       sync_gate=self.sync_gate or other.sync_gate, stabilize=self.stabilize or other.stabilize)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
@@ -160,12 +162,17 @@ class AudioContent(nn.Module):
 class VisualEncoder(nn.Module):
     """Small CNN over RGB + frame difference (motion), shared across frames.
 
+    With `FlipConfig.stabilize` the difference is taken after warping the previous frame onto the
+    current one by the camera's translation (motion.py), so a hand-held camera's shake does not
+    light up every edge.
+
     A 4x4 stride-4 stem (a patch embedding) keeps the full 72x128 input, so small sources still
     cover a few cells, at a quarter of the cost of a 3x3 stride-2 stem.
     """
 
     def __init__(self, cfg: FlipConfig) -> None:
         super().__init__()
+        self.stabilize = cfg.stabilize
         c1, c2, c3 = cfg.visual
         self.convs = nn.Sequential(
             nn.Conv2d(6, c1, 4, stride=4), nn.BatchNorm2d(c1), nn.GELU(),
@@ -183,7 +190,8 @@ class VisualEncoder(nn.Module):
         input is prepared once.
         """
         b, t = frames.shape[:2]
-        prev = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
+        # The mirrored pass reuses this input: motion.aligned_previous mirrors exactly with the picture.
+        prev = aligned_previous(frames) if self.stabilize else torch.cat([frames[:, :1], frames[:, :-1]], dim=1)
         x = torch.cat([frames - 0.5, (frames - prev) * 4.0], dim=2).flatten(0, 1)
         if and_mirrored:
             stem = self.convs[0]

@@ -3,8 +3,9 @@
     python benchmarks/bench_model.py [--weights weights/flip-v1.pt] [--repeats 50]
 
 Target (issue #5): one window well under 20 ms on one core. Reported at batch 1 (one window alone)
-and at batch 16 (per window, as `check` batches them). Inputs are random: the cost does not depend
-on what the window holds. Run it on an otherwise idle machine; other jobs sharing the core inflate it.
+and at batch 16 (per window, as `check` batches them). Inputs are random, so the camera-motion
+compensation finds no translation and skips its warp: this is the cost of a still camera; a moving
+one adds the warp (about 2 ms per window, README "Performance"). Run it on an otherwise idle machine; other jobs sharing the core inflate it.
 """
 
 from __future__ import annotations

@@ -76,12 +76,13 @@ def aligned_previous(frames: torch.Tensor) -> torch.Tensor:
         return frames
     prev, cur = frames[:, :-1].flatten(0, 1), frames[:, 1:].flatten(0, 1)
     shift = global_shift(prev.mean(1), cur.mean(1))  # [N, 2] pixels
-    theta = torch.zeros(prev.shape[0], 2, 3, dtype=frames.dtype, device=frames.device)
-    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-    theta[:, 0, 2] = -2.0 * shift[:, 1] / w  # sample the previous frame at x - dx
-    theta[:, 1, 2] = -2.0 * shift[:, 0] / h
-    grid = F.affine_grid(theta, list(prev.shape), align_corners=False)
-    warped = F.grid_sample(prev, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    still = (shift == 0).all(-1).view(-1, 1, 1, 1)
-    warped = torch.where(still, prev, warped)  # no camera motion: exactly the plain difference
+    moved = (shift != 0).any(-1).nonzero().squeeze(1)
+    warped = prev.clone()  # no camera motion: exactly the plain previous frame, and no warp to pay for
+    if moved.numel():
+        theta = torch.zeros(moved.numel(), 2, 3, dtype=frames.dtype, device=frames.device)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, 0, 2] = -2.0 * shift[moved, 1] / w  # sample the previous frame at x - dx
+        theta[:, 1, 2] = -2.0 * shift[moved, 0] / h
+        grid = F.affine_grid(theta, [moved.numel(), c, h, w], align_corners=False)
+        warped[moved] = F.grid_sample(prev[moved], grid, mode="bilinear", padding_mode="border", align_corners=False)
     return torch.cat([frames[:, :1], warped.reshape(b, t - 1, c, h, w)], dim=1)

@@ -390,34 +390,19 @@ def train_flip(
     """Train the flip classifier on synthesized scenes (or fine-tune on your own stereo videos)."""
     _setup(quiet, False, threads)
     from stereofix.infer import resolve_device
+    from stereofix.models import FlipConfig
     from stereofix.train.flip import TrainConfig, train
 
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=_train_model_config(sync, instant, onset, onset_gcc, sync_gate, init, stabilize),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
         _fail(exc)
     typer.echo(str(final))
-
-
-def _train_model_config(sync: int, instant: bool, onset: bool, onset_gcc: bool, sync_gate: bool, init: Path | None,
-                        stabilize: bool = False):
-    """The terms asked for on the command line; --sync-gate alone borrows the sync size of --init weights."""
-    from stereofix.models import FlipConfig
-
-    if sync_gate and not sync:
-        if init is None:
-            raise InputError("--sync-gate needs the sync term: add --sync 8 (or --init weights that have it)")
-        from stereofix.weights import load_checkpoint
-
-        sync = int(load_checkpoint(init).get("config", {}).get("sync", 0))
-        if not sync:
-            raise InputError(f"--sync-gate: --init {init} has no sync term; add --sync 8")
-    return FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize)
 
 
 def _scene_weights(items: list[str] | None) -> dict[str, float] | None:

@@ -70,10 +70,6 @@ class FlipConfig:
     sync_gate: bool = False  # the gate also reads the sync evidence (`train flip --sync-gate`; needs sync)
     stabilize: bool = False  # the motion channel follows the camera (`train flip --stabilize`; motion.py)
 
-    def __post_init__(self) -> None:
-        if self.sync_gate and not self.sync:
-            raise ValueError("sync_gate needs the sync term (sync > 0)")
-
     @property
     def n_frames(self) -> int:
         return int(round(self.window_s * self.fps))
@@ -208,6 +204,10 @@ class FlipNet(nn.Module):
     def __init__(self, cfg: FlipConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg = cfg or FlipConfig()
+        if cfg.sync_gate and not cfg.sync:
+            # Checked here, not in FlipConfig: a fine-tune's config asks for the gate before it is
+            # merged with the --init weights' sync term (FlipConfig.with_terms_of).
+            raise ValueError("sync_gate needs the sync term (sync > 0)")
         self.audio_side = AudioSide(cfg)
         self.audio_content = AudioContent(cfg)
         self.visual = VisualEncoder(cfg)

@@ -259,4 +259,4 @@ def test_sync_gate_starts_silent_then_moves_confidence_not_attention():
 
 def test_sync_gate_needs_the_sync_term():
     with pytest.raises(ValueError, match="sync"):
-        FlipConfig(sync_gate=True)
+        FlipNet(FlipConfig(sync_gate=True))

@@ -42,6 +42,25 @@ def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
 
 
+@pytest.mark.parametrize("has, adds", [({"sync": 8}, "--sync-gate"), ({"sync": 8, "sync_gate": True}, "--stabilize")])
+def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank, monkeypatch, has, adds):
+    """Terms the --init weights have need not be repeated (stages 8 and 9's commands name only the
+    new term): a run resumed with the same command builds the same network, not one without them."""
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.weights import save_checkpoint
+
+    init = save_checkpoint(tmp_path / "init.pt", FlipNet(FlipConfig(**has)))
+    args = ("--init", str(init), adds)
+    r = _train(tmp_path / "run", "--steps", "2", *args)
+    assert r.exit_code == 0, r.stderr
+    r = _train(tmp_path / "run", "--steps", "3", *args)
+    assert r.exit_code == 0, r.stderr
+    assert "resumed from" in r.stderr and "at step 2" in r.stderr
+    cfg = load_flip_model(tmp_path / "run" / "final.pt")[0].cfg
+    assert cfg.sync == 8 and cfg.sync_gate and cfg.stabilize == (adds == "--stabilize")
+
+
 def test_fine_tune_on_own_videos(tmp_path, quick_bank):
     videos = tmp_path / "videos"
     videos.mkdir()

@@ -152,15 +152,18 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     windows_per_scene(tc)  # bad --scene-seconds fails before anything is written
     torch.manual_seed(tc.seed)
     random.seed(tc.seed)
-    tc.out.mkdir(parents=True, exist_ok=True)
     last = tc.out / "last.pt"
     resuming = tc.resume and last.exists()
-    init = load_checkpoint(tc.init) if tc.init is not None and not resuming else None
+    init = load_checkpoint(tc.init) if tc.init is not None else None
     if init is not None:
         # Fine-tuning keeps the network of the weights it starts from; --sync / --instant / --onset can add
-        # their (zero-initialised) terms to it.
+        # their (zero-initialised) terms to it. Resuming builds the same network (its weights come from last.pt).
         start = FlipConfig.from_dict(init.get("config", {}))
         tc.model = start.with_terms_of(tc.model)
+    if tc.model.sync_gate and not tc.model.sync:
+        where = f"--init {tc.init} has no sync term" if tc.init is not None else "the sync term is needed"
+        raise InputError(f"--sync-gate reads the sync term's evidence: {where}; add --sync 8")
+    tc.out.mkdir(parents=True, exist_ok=True)
     model = FlipNet(tc.model).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0

@@ -383,6 +383,9 @@ def train_flip(
     stabilize: Annotated[
         bool, typer.Option("--stabilize/--no-stabilize", help="Take the picture's motion after compensating the camera's own (shake, pans), by phase correlation between frames; kept from --init weights (see README).")
     ] = False,
+    audio_gate: Annotated[
+        bool, typer.Option("--audio-gate/--no-audio-gate", help="Let the picture's confidence also hear how the sound is placed (far to one side, diffuse), so a sound no visible thing makes is not credited to one; kept from --init weights (see README).")
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -396,7 +399,7 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate),
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

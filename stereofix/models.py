@@ -24,6 +24,13 @@ attention; a silent visible object that attracts it still got a confident gate f
 (a static face while someone speaks off-screen), which is how off-screen clips leak and distractors
 get credited. Zero-initialised, like the other optional terms.
 
+With `FlipConfig.audio_gate` the gate also hears how the sound is placed, by codes that do not
+change when the channels are exchanged: the even part of the audio side, a(f) + a(swap f), and the
+size of the odd part, |alpha|. A sound that is far to one side, or diffuse, says "perhaps nothing
+in view makes it" before the picture is looked at (off-screen speakers, the leak that binds the
+decision threshold); the picture alone cannot know that. Even under a swap, so the logit stays
+exactly odd; unchanged by predict's mirrored pass, so it stays mirror-symmetric. Zero-initialised.
+
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With
 `FlipConfig.onset_gcc` it reads the time difference at onsets as a correlation over lags
@@ -49,7 +56,7 @@ from stereofix.windows import slot_centres
 
 # Parameter names of the optional terms; each starts at zero, so weights without them load with
 # strict=False and keep their function (fine-tuning with --sync/--instant/--onset, train average).
-OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.")
+OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.", "audio_gate.")
 FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames per second of window
@@ -69,6 +76,7 @@ class FlipConfig:
     onset_gcc: bool = False  # ... and the onsets' GCC-PHAT (`train flip --onset-gcc`)
     sync_gate: bool = False  # the gate also reads the sync evidence (`train flip --sync-gate`; needs sync)
     stabilize: bool = False  # the motion channel follows the camera (`train flip --stabilize`; motion.py)
+    audio_gate: bool = False  # the gate also hears how the sound is placed (`train flip --audio-gate`)
 
     @property
     def n_frames(self) -> int:
@@ -87,7 +95,8 @@ class FlipConfig:
         """This network plus the optional terms `other` has: what a fine-tune adding them trains."""
         return replace(self, sync=self.sync or other.sync, instant=self.instant or other.instant,
                        onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc,
-                       sync_gate=self.sync_gate or other.sync_gate, stabilize=self.stabilize or other.stabilize)
+                       sync_gate=self.sync_gate or other.sync_gate, stabilize=self.stabilize or other.stabilize,
+                       audio_gate=self.audio_gate or other.audio_gate)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
@@ -133,10 +142,14 @@ class AudioSide(nn.Module):
 
     def forward(self, f: dict[str, torch.Tensor]) -> torch.Tensor:
         """[B, D, S]"""
+        return self.odd_and_even(f)[0]
+
+    def odd_and_even(self, f: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, D, S] twice: a(f) - a(swap f) (the side) and a(f) + a(swap f) (unchanged by a swap)."""
         both = {k: torch.cat([v, w]) for (k, v), w in zip(f.items(), feats.swap_features(f).values())}
         out = self._branch(both)
         a, a_swapped = out.chunk(2)
-        return a - a_swapped
+        return a - a_swapped, a + a_swapped
 
 
 class AudioContent(nn.Module):
@@ -234,6 +247,11 @@ class FlipNet(nn.Module):
             self.sync_gate = nn.Linear(2, 1)
             nn.init.zeros_(self.sync_gate.weight)
             nn.init.zeros_(self.sync_gate.bias)
+        if cfg.audio_gate:
+            # [even audio code, |alpha|] -> gate; zero: starts silent.
+            self.audio_gate = nn.Linear(2 * cfg.dim, 1)
+            nn.init.zeros_(self.audio_gate.weight)
+            nn.init.zeros_(self.audio_gate.bias)
 
     def sync_map(self, v: torch.Tensor, instant: torch.Tensor) -> torch.Tensor:
         """[B, h*w]: covariance over frames of each place's change with the sound's change."""
@@ -245,11 +263,14 @@ class FlipNet(nn.Module):
         return torch.einsum("btkp,btk->bp", sv, sa) / t
 
     def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
-                        instant: torch.Tensor | None = None, and_mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                        instant: torch.Tensor | None = None, and_mirrored: bool = False,
+                        placement: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is.
 
-        content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants.
-        and_mirrored: also for the mirrored frames (batch items B..2B-1; content and instant given for all 2B).
+        content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants;
+        placement: the swap-even audio codes the gate hears with `audio_gate` ([B, T, 2D]).
+        and_mirrored: also for the mirrored frames (batch items B..2B-1; content, instant and
+        placement given for all 2B).
         """
         v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
         film = self.film(content)
@@ -273,6 +294,8 @@ class FlipNet(nn.Module):
             at_att = (att_flat * sync.unsqueeze(1)).sum(-1)  # [B, T]
             strongest = sync.max(-1).values.unsqueeze(1).expand_as(at_att)
             gate_in = gate_in + self.sync_gate(torch.stack([at_att, strongest], dim=-1))
+        if self.cfg.audio_gate:
+            gate_in = gate_in + self.audio_gate(placement)
         gate = F.softplus(gate_in)  # [B, T, 1]: how sure the picture is
         return beta * gate, att
 
@@ -281,9 +304,14 @@ class FlipNet(nn.Module):
         return torch.tensor(slot_centres(t, self.cfg.fps), device=device).expand(batch, t)
 
     def hear(self, audio: torch.Tensor, t: int, frame_times: torch.Tensor | None = None):
-        """The audio's parts for T frames: alpha [B, T, D], content [B, T, C], instant [B, T, C] or None."""
+        """The audio's parts for T frames: alpha [B, T, D], content [B, T, C], instant [B, T, C] or
+        None, placement [B, T, 2D] (with `audio_gate`) or None."""
         f = feats.stereo_features(audio, onset=self.cfg.onset, onset_gcc=self.cfg.onset_gcc)
-        alpha = F.adaptive_avg_pool1d(self.audio_side(f), t).transpose(1, 2)  # [B, T, D]
+        odd, even = self.audio_side.odd_and_even(f)
+        alpha = F.adaptive_avg_pool1d(odd, t).transpose(1, 2)  # [B, T, D]
+        placement = None
+        if self.cfg.audio_gate:
+            placement = torch.cat([F.adaptive_avg_pool1d(even, t).transpose(1, 2), alpha.abs()], dim=-1)
         content_steps = self.audio_content(f)  # [B, C, S]
         content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]
         instant = None
@@ -291,7 +319,7 @@ class FlipNet(nn.Module):
             if frame_times is None:
                 frame_times = self.frame_instants(audio.shape[0], t, audio.device)
             instant = feats.at_times(content_steps, frame_times)  # [B, T, C]: the sound each frame shows
-        return alpha, content, instant
+        return alpha, content, instant, placement
 
     def forward(self, frames: torch.Tensor, audio: torch.Tensor, return_parts: bool = False,
                 frame_times: torch.Tensor | None = None):
@@ -308,8 +336,8 @@ class FlipNet(nn.Module):
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        alpha, content, instant = self.hear(audio, frames.shape[1], frame_times)
-        beta, att = self.side_of_picture(frames, content, instant)
+        alpha, content, instant, placement = self.hear(audio, frames.shape[1], frame_times)
+        beta, att = self.side_of_picture(frames, content, instant, placement=placement)
         logit = (alpha * beta).sum(-1).mean(-1)
         if return_parts:
             return logit, {"alpha": alpha, "beta": beta, "attention": att}
@@ -328,8 +356,10 @@ class FlipNet(nn.Module):
         """
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
-        alpha, content, instant = self.hear(audio, frames.shape[1], frame_times)
+        alpha, content, instant, placement = self.hear(audio, frames.shape[1], frame_times)
         twice = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
-        beta, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True)
+        # Exchanging the channels leaves the placement codes as they are (even by construction).
+        beta, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True,
+                                       placement=twice(placement))
         straight, mirrored = beta.chunk(2)
         return 0.5 * (alpha * (straight - mirrored)).sum(-1).mean(-1)

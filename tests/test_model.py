@@ -120,7 +120,7 @@ def test_onset_correlation_reads_the_direct_delay_through_a_louder_reflection():
 
 def _live_sync(model: FlipNet | None = None) -> FlipNet:
     """A model with the optional terms, given weights (they start at zero) so the tests exercise them too."""
-    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True, onset_gcc=True, sync_gate=True))
+    model = model or FlipNet(FlipConfig(sync=8, instant=True, onset=True, onset_gcc=True, sync_gate=True, audio_gate=True))
     if model.cfg.onset:
         torch.nn.init.normal_(model.audio_side.onset_in.weight, std=0.1)
     if model.cfg.onset_gcc:
@@ -131,6 +131,8 @@ def _live_sync(model: FlipNet | None = None) -> FlipNet:
         torch.nn.init.normal_(model.film_instant.weight, std=0.5)
     if model.cfg.sync_gate:
         torch.nn.init.normal_(model.sync_gate.weight, std=0.5)
+    if model.cfg.audio_gate:
+        torch.nn.init.normal_(model.audio_gate.weight, std=0.5)
     return model
 
 
@@ -191,7 +193,8 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
         assert torch.allclose(model.predict(frames, audio.flip(1)), -p, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"sync": 8, "sync_gate": True}, {"onset": True, "onset_gcc": True}])
+@pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"sync": 8, "sync_gate": True}, {"onset": True, "onset_gcc": True},
+                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}])
 def test_predict_hears_once_and_equals_the_two_pass_average(extra):
     """predict shares the audio between the two passes; it must give what the two passes give."""
     torch.manual_seed(3)
@@ -260,3 +263,27 @@ def test_sync_gate_starts_silent_then_moves_confidence_not_attention():
 def test_sync_gate_needs_the_sync_term():
     with pytest.raises(ValueError, match="sync"):
         FlipNet(FlipConfig(sync_gate=True))
+
+
+def test_audio_gate_starts_silent_then_moves_confidence_keeping_the_symmetries():
+    """Added to the shipped kind of model, the placement term keeps its function until trained; live,
+    it changes how sure the picture is and not where it looks, and hears the same thing whichever
+    way round the channels are, so a swap still negates the logit and dual mono still gives 0."""
+    torch.manual_seed(5)
+    terms = {"sync": 8, "sync_gate": True, "stabilize": True}
+    base = _live_sync(FlipNet(FlipConfig(**terms))).eval()
+    gated = FlipNet(FlipConfig(**terms, audio_gate=True)).eval()
+    missing, unexpected = gated.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == ["audio_gate.bias", "audio_gate.weight"]
+    assert all(k.startswith(OPTIONAL_TERMS) for k in missing)
+    frames, audio = _random_window(base, 3)
+    with torch.no_grad():
+        (a, pa), (b, _) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)
+        assert torch.equal(a, b)
+        torch.nn.init.normal_(gated.audio_gate.weight, std=0.5)  # only the new term goes live
+        c, pc = gated(frames, audio, return_parts=True)
+        assert torch.equal(pc["attention"], pa["attention"])
+        assert (c / a - 1).abs().max() > 1e-3
+        assert torch.allclose(gated(frames, audio.flip(1)), -c, atol=1e-5)
+        mono = gated(frames, audio[:, :1].repeat(1, 2, 1))
+        assert torch.allclose(mono, torch.zeros_like(mono), atol=1e-6)

@@ -42,7 +42,8 @@ def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
 
 
-@pytest.mark.parametrize("has, adds", [({"sync": 8}, "--sync-gate"), ({"sync": 8, "sync_gate": True}, "--stabilize")])
+@pytest.mark.parametrize("has, adds", [({"sync": 8}, "--sync-gate"), ({"sync": 8, "sync_gate": True}, "--stabilize"),
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True}, "--audio-gate")])
 def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank, monkeypatch, has, adds):
     """Terms the --init weights have need not be repeated (stages 8 and 9's commands name only the
     new term): a run resumed with the same command builds the same network, not one without them."""
@@ -58,7 +59,8 @@ def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank,
     assert r.exit_code == 0, r.stderr
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
     cfg = load_flip_model(tmp_path / "run" / "final.pt")[0].cfg
-    assert cfg.sync == 8 and cfg.sync_gate and cfg.stabilize == (adds == "--stabilize")
+    assert cfg.sync == 8 and cfg.sync_gate and cfg.stabilize == (adds != "--sync-gate")
+    assert cfg.audio_gate == (adds == "--audio-gate")
 
 
 def test_fine_tune_on_own_videos(tmp_path, quick_bank):

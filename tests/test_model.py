@@ -240,15 +240,22 @@ def test_sync_map_ignores_a_still_picture():
         assert model.sync_map(model.visual(moving), instant).abs().max() > 1e-3
 
 
+def _base_and_added(terms: dict, term: str) -> tuple[FlipNet, FlipNet]:
+    """A live model with `terms`, and its weights loaded into the same network plus the optional
+    `term` (zero-initialised): the only parameters missing are the new term's."""
+    base = _live_sync(FlipNet(FlipConfig(**terms))).eval()
+    added = FlipNet(FlipConfig(**terms, **{term: True})).eval()
+    missing, unexpected = added.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and sorted(missing) == [f"{term}.bias", f"{term}.weight"]
+    assert all(k.startswith(OPTIONAL_TERMS) for k in missing)
+    return base, added
+
+
 def test_sync_gate_starts_silent_then_moves_confidence_not_attention():
     """Added to a model with the sync term, the gate term keeps its function until trained; live,
     it changes how sure the picture is (the logit) and leaves where it looks (the attention)."""
     torch.manual_seed(4)
-    base = _live_sync(FlipNet(FlipConfig(sync=8))).eval()
-    gated = FlipNet(FlipConfig(sync=8, sync_gate=True)).eval()
-    missing, unexpected = gated.load_state_dict(base.state_dict(), strict=False)
-    assert not unexpected and sorted(missing) == ["sync_gate.bias", "sync_gate.weight"]
-    assert all(k.startswith(OPTIONAL_TERMS) for k in missing)
+    base, gated = _base_and_added({"sync": 8}, "sync_gate")
     frames, audio = _random_window(base, 2)
     frames[:, ::2, :, 20:40, 10:30] = 255  # something that changes over the window, so sync is not zero
     with torch.no_grad():
@@ -270,12 +277,7 @@ def test_audio_gate_starts_silent_then_moves_confidence_keeping_the_symmetries()
     it changes how sure the picture is and not where it looks, and hears the same thing whichever
     way round the channels are, so a swap still negates the logit and dual mono still gives 0."""
     torch.manual_seed(5)
-    terms = {"sync": 8, "sync_gate": True, "stabilize": True}
-    base = _live_sync(FlipNet(FlipConfig(**terms))).eval()
-    gated = FlipNet(FlipConfig(**terms, audio_gate=True)).eval()
-    missing, unexpected = gated.load_state_dict(base.state_dict(), strict=False)
-    assert not unexpected and sorted(missing) == ["audio_gate.bias", "audio_gate.weight"]
-    assert all(k.startswith(OPTIONAL_TERMS) for k in missing)
+    base, gated = _base_and_added({"sync": 8, "sync_gate": True, "stabilize": True}, "audio_gate")
     frames, audio = _random_window(base, 3)
     with torch.no_grad():
         (a, pa), (b, _) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)

@@ -328,6 +328,10 @@ def synth(
     seed: Annotated[int, typer.Option("--seed", help="First scene's seed; scene i uses seed + i.")] = 0,
     split: Annotated[str, typer.Option("--split", help="Material split: train, val or test (held out).")] = "test",
     duration: Annotated[float, typer.Option("--duration", min=0.5, help="Seconds per scene.")] = 8.0,
+    scene_type: Annotated[
+        Optional[list[str]],
+        typer.Option("--type", help="Scene type to cycle through (repeatable; repeat one to weight it). Default: every type in turn."),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Write synthetic scenes with known truth as ordinary mp4 files (H.264 + AAC) plus manifest.json."""
@@ -336,9 +340,14 @@ def synth(
 
     if split not in ("train", "val", "test"):
         _usage("--split must be train, val or test")
+    from stereofix.synth.scene import SCENE_TYPES
+
+    unknown = sorted(set(scene_type or ()) - set(SCENE_TYPES))
+    if unknown:
+        _usage(f"--type {unknown[0]}: not a scene type (one of {', '.join(SCENE_TYPES)})")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        manifest = export_scenes(out, n, seed, split, duration_s=duration)
+        manifest = export_scenes(out, n, seed, split, duration_s=duration, scene_types=scene_type)
     except StereofixError as exc:
         _fail(exc)
     typer.echo(str(manifest))
@@ -386,6 +395,12 @@ def train_flip(
     audio_gate: Annotated[
         bool, typer.Option("--audio-gate/--no-audio-gate", help="Let the picture's confidence also hear how the sound is placed (far to one side, diffuse), so a sound no visible thing makes is not credited to one; kept from --init weights (see README).")
     ] = False,
+    attention_gate: Annotated[
+        bool, typer.Option("--attention-gate/--no-attention-gate", help="Let the picture's confidence also read how focused the attention is (a sound nothing in view makes leaves it spread); kept from --init weights (see README).")
+    ] = False,
+    no_side_weight: Annotated[
+        float, typer.Option("--no-side-weight", min=0.0, help="Loss weight of windows that must abstain (off-screen, centred, dual mono ...) relative to the others; above 1 trades confidence for fewer confident guesses.")
+    ] = 1.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -399,7 +414,8 @@ def train_flip(
     try:
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
-            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate),
+            lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate),
+            no_side_weight=no_side_weight,
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

@@ -133,6 +133,8 @@ def _live_sync(model: FlipNet | None = None) -> FlipNet:
         torch.nn.init.normal_(model.sync_gate.weight, std=0.5)
     if model.cfg.audio_gate:
         torch.nn.init.normal_(model.audio_gate.weight, std=0.5)
+    if model.cfg.attention_gate:
+        torch.nn.init.normal_(model.attention_gate.weight, std=0.5)
     return model
 
 
@@ -194,7 +196,8 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
 
 
 @pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"sync": 8, "sync_gate": True}, {"onset": True, "onset_gcc": True},
-                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}])
+                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True},
+                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True}])
 def test_predict_hears_once_and_equals_the_two_pass_average(extra):
     """predict shares the audio between the two passes; it must give what the two passes give."""
     torch.manual_seed(3)
@@ -272,17 +275,20 @@ def test_sync_gate_needs_the_sync_term():
         FlipNet(FlipConfig(sync_gate=True))
 
 
-def test_audio_gate_starts_silent_then_moves_confidence_keeping_the_symmetries():
-    """Added to the shipped kind of model, the placement term keeps its function until trained; live,
-    it changes how sure the picture is and not where it looks, and hears the same thing whichever
-    way round the channels are, so a swap still negates the logit and dual mono still gives 0."""
+@pytest.mark.parametrize("has, term", [({"sync": 8, "sync_gate": True, "stabilize": True}, "audio_gate"),
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "attention_gate")])
+def test_gate_terms_start_silent_then_move_confidence_keeping_the_symmetries(has, term):
+    """Added to the shipped kind of model, the placement and attention-spread terms keep its function
+    until trained; live, they change how sure the picture is and not where it looks, and read the same
+    thing whichever way round the channels are, so a swap still negates the logit and dual mono
+    still gives 0."""
     torch.manual_seed(5)
-    base, gated = _base_and_added({"sync": 8, "sync_gate": True, "stabilize": True}, "audio_gate")
+    base, gated = _base_and_added(has, term)
     frames, audio = _random_window(base, 3)
     with torch.no_grad():
         (a, pa), (b, _) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)
         assert torch.equal(a, b)
-        torch.nn.init.normal_(gated.audio_gate.weight, std=0.5)  # only the new term goes live
+        torch.nn.init.normal_(getattr(gated, term).weight, std=0.5)  # only the new term goes live
         c, pc = gated(frames, audio, return_parts=True)
         assert torch.equal(pc["attention"], pa["attention"])
         assert (c / a - 1).abs().max() > 1e-3

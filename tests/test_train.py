@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import torch
 import pytest
 from typer.testing import CliRunner
 
@@ -43,7 +44,8 @@ def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
 
 
 @pytest.mark.parametrize("has, adds", [({"sync": 8}, "--sync-gate"), ({"sync": 8, "sync_gate": True}, "--stabilize"),
-                                       ({"sync": 8, "sync_gate": True, "stabilize": True}, "--audio-gate")])
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True}, "--audio-gate"),
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "--attention-gate")])
 def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank, monkeypatch, has, adds):
     """Terms the --init weights have need not be repeated (stages 8 and 9's commands name only the
     new term): a run resumed with the same command builds the same network, not one without them."""
@@ -60,7 +62,26 @@ def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank,
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
     cfg = load_flip_model(tmp_path / "run" / "final.pt")[0].cfg
     assert cfg.sync == 8 and cfg.sync_gate and cfg.stabilize == (adds != "--sync-gate")
-    assert cfg.audio_gate == (adds == "--audio-gate")
+    assert cfg.audio_gate == (adds in ("--audio-gate", "--attention-gate"))
+    assert cfg.attention_gate == (adds == "--attention-gate")
+
+
+def test_no_side_weight_scales_only_the_windows_that_must_abstain():
+    from stereofix.train.flip import window_loss
+
+    logits = torch.tensor([3.0, -2.0, 4.0])
+    labels = torch.tensor([0.0, 1.0, 0.5])
+    plain = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    assert torch.allclose(window_loss(logits, labels), plain)
+    per = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    assert torch.allclose(window_loss(logits, labels, 3.0), (per[0] + per[1] + 3 * per[2]) / 5)
+    grads = []
+    for w in (1.0, 3.0):
+        x = logits.clone().requires_grad_(True)
+        window_loss(x, labels, w).backward()
+        grads.append(x.grad.abs())
+    share = [g[2] / g.sum() for g in grads]
+    assert share[1] > share[0]  # the confident guess on the no-side window pulls harder
 
 
 def test_fine_tune_on_own_videos(tmp_path, quick_bank):

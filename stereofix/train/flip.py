@@ -39,6 +39,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     soft_no_side: bool = True  # target 0.5 for synthesized scenes with no side (teaches abstention)
+    no_side_weight: float = 1.0  # loss weight of those windows: > 1 makes a confident guess on them cost more
     pool: int = 3000  # examples kept for replay
     fresh_per_step: int = 6  # new examples (windows) pulled into the pool per step
     # Seconds of each synthesized scene, cut into consecutive windows (a multiple of the window):
@@ -138,6 +139,13 @@ def evaluate(model: FlipNet, examples: list[dict], device: str) -> dict:
     return out
 
 
+def window_loss(logits: torch.Tensor, labels: torch.Tensor, no_side_weight: float = 1.0) -> torch.Tensor:
+    """Cross-entropy with the no-side windows (label 0.5) weighted; normalised by the weights, so the
+    loss stays on one scale whatever the batch holds."""
+    w = torch.where(labels == 0.5, torch.full_like(labels, no_side_weight), torch.ones_like(labels))
+    return (F.binary_cross_entropy_with_logits(logits, labels, reduction="none") * w).sum() / w.sum().clamp_min(1e-9)
+
+
 def _lr(step: int, tc: TrainConfig) -> float:
     warm = min(200, tc.steps // 10 + 1)
     if step < warm:
@@ -215,7 +223,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         for g in opt.param_groups:
             g["lr"] = _lr(step, tc)
         logits = model(b["frames"].to(device), b["audio"].to(device))
-        loss = F.binary_cross_entropy_with_logits(logits, b["label"].to(device))
+        loss = window_loss(logits, b["label"].to(device), tc.no_side_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

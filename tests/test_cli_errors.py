@@ -160,3 +160,10 @@ def test_train_sync_gate_without_the_sync_term(tmp_path):
     plain = save_checkpoint(tmp_path / "plain.pt", FlipNet(FlipConfig()))
     _one_clear_line(_run("train", "flip", "--out", str(tmp_path / "run"), "--sync-gate", "--init", str(plain), "--steps", "1"))
     assert not (tmp_path / "run").exists()  # nothing written before the error
+
+
+def test_synth_names_an_unknown_scene_type_and_writes_nothing(tmp_path):
+    r = _run("synth", "--out", str(tmp_path / "out"), "--n", "1", "--type", "offscreen", "--type", "offscren")
+    _one_clear_line(r)
+    assert "offscren" in r.stderr and "offscreen" in r.stderr
+    assert not (tmp_path / "out").exists()

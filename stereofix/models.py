@@ -35,7 +35,8 @@ With `FlipConfig.attention_gate` the gate also reads how focused the attention i
 share of the most it can be) and its peak. Measured on the shipped seventh revision over 600
 validation windows, the attention's entropy alone separates off-screen windows from clear-sided
 ones better than any input the gate had (AUC 0.80; the gate's own looks term 0.70, the strongest
-sync 0.79): with nothing in view making the sound, the attention spreads. Zero-initialised.
+sync 0.79): with nothing in view making the sound, the attention spreads. Zero-initialised. In the
+eighth revision (stage 12) its trained weights stayed tiny (|0.03| at most), so it barely acts yet.
 
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With

@@ -32,11 +32,12 @@ decision threshold); the picture alone cannot know that. Even under a swap, so t
 exactly odd; unchanged by predict's mirrored pass, so it stays mirror-symmetric. Zero-initialised.
 
 With `FlipConfig.attention_gate` the gate also reads how focused the attention is: its entropy (as a
-share of the most it can be) and its peak. Measured on the shipped seventh revision over 600
-validation windows, the attention's entropy alone separates off-screen windows from clear-sided
-ones better than any input the gate had (AUC 0.80; the gate's own looks term 0.70, the strongest
-sync 0.79): with nothing in view making the sound, the attention spreads. Zero-initialised. In the
-eighth revision (stage 12) its trained weights stayed tiny (|0.03| at most), so it barely acts yet.
+share of the most it can be) and its peak. With nothing in view making the sound the attention
+spreads: on the seventh revision, over 600 windows of validation-material scenes, the entropy tells
+off-screen windows from clear-sided ones with AUC 0.85, the peak 0.82, against 0.73 for the gate's
+looks term, but the strongest sync (0.82), which the sync gate already reads, is nearly as telling
+(`python benchmarks/gate_inputs.py`). Zero-initialised. In the eighth revision (stage 12) its
+trained weights stayed tiny (|0.03| at most), so it barely acts yet.
 
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With

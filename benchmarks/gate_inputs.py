@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.synth import render_scene  # noqa: E402
@@ -34,17 +33,8 @@ def gate_inputs(m, frames: torch.Tensor, audio: torch.Tensor) -> dict[str, torch
     """Per window (averaged over its frames): the inputs the gate has or could have."""
     frames = frames.float() / 255.0
     alpha, content, instant, placement = m.hear(audio, frames.shape[1])
-    v = m.visual(frames)
-    film = m.film(content)
-    if m.cfg.instant:
-        change = instant - torch.cat([instant[:, :1], instant[:, :-1]], dim=1)
-        film = film + m.film_instant(torch.cat([instant, change], dim=-1))
-    scale, shift = film.unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
-    h = F.gelu(v * (1 + scale) + shift)
-    logits = m.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
-    sync = m.sync_map(v, instant)
-    att = torch.softmax(logits + sync.unsqueeze(1), -1)
-    pooled = (h * att.reshape(*att.shape[:2], 1, v.shape[3], v.shape[4])).sum((-1, -2))
+    h, att, sync = m.attend(frames, content, instant)
+    pooled = (h * att.reshape(*att.shape[:2], 1, h.shape[3], h.shape[4])).sum((-1, -2))
     at_att = (att * sync.unsqueeze(1)).sum(-1)
     strongest = sync.max(-1).values.unsqueeze(1).expand_as(at_att)
     out = {

@@ -279,6 +279,24 @@ class FlipNet(nn.Module):
         sa = sa - sa.mean(1, keepdim=True)
         return torch.einsum("btkp,btk->bp", sv, sa) / t
 
+    def attend(self, frames: torch.Tensor, content: torch.Tensor, instant: torch.Tensor | None = None,
+               and_mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The picture's features conditioned on the sound, h [B, T, C, h, w]; the attention over
+        places, [B, T, h*w]; and the sync map [B, h*w] (None without the sync term)."""
+        v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
+        film = self.film(content)
+        if self.cfg.instant:
+            change = instant - torch.cat([instant[:, :1], instant[:, :-1]], dim=1)
+            film = film + self.film_instant(torch.cat([instant, change], dim=-1))
+        scale, shift = film.unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
+        h = F.gelu(v * (1 + scale) + shift)
+        logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
+        sync = None
+        if self.cfg.sync:
+            sync = self.sync_map(v, instant)  # [B, h*w]
+            logits = logits + sync.unsqueeze(1)
+        return h, torch.softmax(logits, dim=-1), sync
+
     def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
                         instant: torch.Tensor | None = None, and_mirrored: bool = False,
                         placement: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,19 +307,8 @@ class FlipNet(nn.Module):
         and_mirrored: also for the mirrored frames (batch items B..2B-1; content, instant and
         placement given for all 2B).
         """
-        v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
-        film = self.film(content)
-        if self.cfg.instant:
-            change = instant - torch.cat([instant[:, :1], instant[:, :-1]], dim=1)
-            film = film + self.film_instant(torch.cat([instant, change], dim=-1))
-        scale, shift = film.unsqueeze(-1).unsqueeze(-1).chunk(2, dim=2)
-        h = F.gelu(v * (1 + scale) + shift)
-        logits = self.sounding(h.flatten(0, 1)).reshape(v.shape[0], v.shape[1], -1)
-        if self.cfg.sync:
-            sync = self.sync_map(v, instant)  # [B, h*w]
-            logits = logits + sync.unsqueeze(1)
-        att_flat = torch.softmax(logits, dim=-1)
-        att = att_flat.reshape(v.shape[0], v.shape[1], v.shape[3], v.shape[4])
+        h, att_flat, sync = self.attend(frames, content, instant, and_mirrored)
+        att = att_flat.reshape(h.shape[0], h.shape[1], h.shape[3], h.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
         beta = torch.einsum("bthw,dw->btd", att, code)

@@ -71,6 +71,22 @@ FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames per second of window
 
 
+def sync_evidence(att: torch.Tensor, sync: torch.Tensor) -> torch.Tensor:
+    """[B, T, 2]: the sync at the attended place and the strongest anywhere (the sync gate's input).
+
+    att: the attention [B, T, P]; sync: the sync map [B, P].
+    """
+    at_att = (att * sync.unsqueeze(1)).sum(-1)
+    return torch.stack([at_att, sync.max(-1).values.unsqueeze(1).expand_as(at_att)], dim=-1)
+
+
+def attention_spread(att: torch.Tensor) -> torch.Tensor:
+    """[B, T, 2]: the attention's entropy as a share of its maximum, and its peak (the attention
+    gate's input). att: [B, T, P]."""
+    entropy = -(att * att.clamp_min(1e-12).log()).sum(-1) / math.log(att.shape[-1])
+    return torch.stack([entropy, att.max(-1).values], dim=-1)
+
+
 @dataclass(frozen=True)
 class FlipConfig:
     dim: int = 16  # size of the shared "side" space of alpha and beta
@@ -315,14 +331,11 @@ class FlipNet(nn.Module):
         pooled = (h * att.unsqueeze(2)).sum((-1, -2))  # [B, T, C]
         gate_in = self.gate(pooled)
         if self.cfg.sync_gate:
-            at_att = (att_flat * sync.unsqueeze(1)).sum(-1)  # [B, T]
-            strongest = sync.max(-1).values.unsqueeze(1).expand_as(at_att)
-            gate_in = gate_in + self.sync_gate(torch.stack([at_att, strongest], dim=-1))
+            gate_in = gate_in + self.sync_gate(sync_evidence(att_flat, sync))
         if self.cfg.audio_gate:
             gate_in = gate_in + self.audio_gate(placement)
         if self.cfg.attention_gate:
-            spread = -(att_flat * att_flat.clamp_min(1e-12).log()).sum(-1) / math.log(att_flat.shape[-1])
-            gate_in = gate_in + self.attention_gate(torch.stack([spread, att_flat.max(-1).values], dim=-1))
+            gate_in = gate_in + self.attention_gate(attention_spread(att_flat))
         gate = F.softplus(gate_in)  # [B, T, 1]: how sure the picture is
         return beta * gate, att
 

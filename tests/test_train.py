@@ -6,8 +6,8 @@ import json
 import shutil
 
 import numpy as np
-import torch
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from stereofix.cli import app

@@ -36,20 +36,19 @@ def gate_inputs(m, frames: torch.Tensor, audio: torch.Tensor) -> dict[str, torch
     frames = frames.float() / 255.0
     alpha, content, instant, placement = m.hear(audio, frames.shape[1])
     h, att, sync = m.attend(frames, content, instant)
-    pooled = (h * att.reshape(*att.shape[:2], 1, h.shape[3], h.shape[4])).sum((-1, -2))
+    terms = m.gate_terms(h, att, sync, placement)
     evidence, spread = sync_evidence(att, sync), attention_spread(att)
     out = {
-        "gate_looks": m.gate(pooled)[..., 0],
+        "gate_looks": terms["looks"][..., 0],
         "sync_at_attention": evidence[..., 0],
         "sync_strongest": evidence[..., 1],
         "alpha_size": alpha.norm(dim=-1),
         "attention_entropy": spread[..., 0],
         "attention_peak": spread[..., 1],
     }
-    if m.cfg.sync_gate:
-        out["gate_sync_term"] = m.sync_gate(evidence)[..., 0]
-    if m.cfg.audio_gate:
-        out["gate_audio_term"] = m.audio_gate(placement)[..., 0]
+    for name in ("sync", "audio"):
+        if name in terms:
+            out[f"gate_{name}_term"] = terms[name][..., 0]
     return {k: x.mean(1) for k, x in out.items()}
 
 

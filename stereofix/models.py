@@ -328,16 +328,24 @@ class FlipNet(nn.Module):
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
         beta = torch.einsum("bthw,dw->btd", att, code)
-        pooled = (h * att.unsqueeze(2)).sum((-1, -2))  # [B, T, C]
-        gate_in = self.gate(pooled)
-        if self.cfg.sync_gate:
-            gate_in = gate_in + self.sync_gate(sync_evidence(att_flat, sync))
-        if self.cfg.audio_gate:
-            gate_in = gate_in + self.audio_gate(placement)
-        if self.cfg.attention_gate:
-            gate_in = gate_in + self.attention_gate(attention_spread(att_flat))
-        gate = F.softplus(gate_in)  # [B, T, 1]: how sure the picture is
+        terms = self.gate_terms(h, att_flat, sync, placement)
+        gate = F.softplus(sum(terms.values()))  # [B, T, 1]: how sure the picture is
         return beta * gate, att
+
+    def gate_terms(self, h: torch.Tensor, att_flat: torch.Tensor, sync: torch.Tensor | None,
+                   placement: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The gate's pre-activation terms, each [B, T, 1], by name (their sum is the gate's input):
+        the looks of the attended place, then the sync, audio and attention terms the config has.
+        Kept apart so a diagnosis (benchmarks/gate_inputs.py) reads each one as the model adds it."""
+        pooled = (h * att_flat.reshape(*att_flat.shape[:2], 1, h.shape[3], h.shape[4])).sum((-1, -2))  # [B, T, C]
+        terms = {"looks": self.gate(pooled)}
+        if self.cfg.sync_gate:
+            terms["sync"] = self.sync_gate(sync_evidence(att_flat, sync))
+        if self.cfg.audio_gate:
+            terms["audio"] = self.audio_gate(placement)
+        if self.cfg.attention_gate:
+            terms["attention"] = self.attention_gate(attention_spread(att_flat))
+        return terms
 
     def frame_instants(self, batch: int, t: int, device=None) -> torch.Tensor:
         """[B, T] seconds from the window start: the slot centres where check samples frames."""

@@ -401,6 +401,9 @@ def train_flip(
     no_side_weight: Annotated[
         float, typer.Option("--no-side-weight", min=0.0, help="Loss weight of windows that must abstain (off-screen, centred, dual mono ...) relative to the others; above 1 trades confidence for fewer confident guesses.")
     ] = 1.0,
+    where: Annotated[
+        float, typer.Option("--where", min=0.0, help="Weight of the 'where' objective: teach the attention where the sounding object is and the picture's confidence whether it is in view, from the synthesizer's truth (0: off; ignored on --videos, which have no truth; see README).")
+    ] = 0.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -415,7 +418,7 @@ def train_flip(
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate),
-            no_side_weight=no_side_weight,
+            no_side_weight=no_side_weight, where_weight=where,
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
@@ -453,6 +456,10 @@ def train_calibrate(
         Optional[Path],
         typer.Option("--scores", help="JSON file of the clips' window scores: reused when it was written for the same weights and clips, else written."),
     ] = None,
+    cache: Annotated[
+        Optional[Path],
+        typer.Option("--cache", help="Folder keeping each clip's decoded model inputs: scoring another model on the same clips then skips decoding (about 3 MB per 10 s clip)."),
+    ] = None,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -474,7 +481,7 @@ def train_calibrate(
             with _progress(not quiet, "scoring validation clips") as cb:
                 for k, folder in enumerate(missing):
                     step = (lambda i, n, k=k: cb((k + i / n) / len(missing))) if cb else None
-                    by_folder[str(folder)] = score_clips(analyzer, folder, progress=step)
+                    by_folder[str(folder)] = score_clips(analyzer, folder, progress=step, cache=cache)
             if scores is not None:
                 save_scores(scores, by_folder, sha)
         cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]])

@@ -118,6 +118,33 @@ def check(
     Raises:
         InputError: unreadable file, or a stream that cannot be decoded.
     """
+    cfg = analyzer.model.cfg if analyzer is not None and analyzer.model is not None else None
+    got = prepare(path, None if cfg is None else (cfg.fps, cfg.n_samples), max_windows=max_windows,
+                  audio_stream=audio_stream, exchange_channels=exchange_channels, progress=progress)
+    if isinstance(got, CheckResult):
+        return got
+    inputs, kw = got
+    scores = score_windows(inputs, analyzer)
+    if progress:
+        progress(1.0)
+    verdict = decide(scores, analyzer.calibration)
+    return CheckResult(str(path), verdict, **kw)
+
+
+def prepare(
+    path: str | Path,
+    model_frames: tuple[float, int] | None,
+    *,
+    max_windows: int = MAX_WINDOWS,
+    audio_stream: int | None = None,
+    exchange_channels: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> CheckResult | tuple[WindowInputs, dict]:
+    """Everything `check` does before the model: a final result where the audio alone settles it
+    (or there is no model: `model_frames` None), else the model's inputs and the result's fields.
+
+    model_frames: the model's frame rate and samples per window (FlipConfig.fps, n_samples).
+    """
     info = media.probe(path)
     stream = _pick_audio(info, audio_stream)
     if stream is None:
@@ -145,11 +172,12 @@ def check(
         return _final(path, diag.verdict, diag.reason, **kw)
     if video is None:
         return _final(path, "no-video", "stereo audio but no picture to compare it with", **kw)
-    if analyzer is None or analyzer.model is None:
+    if model_frames is None:
         return _final(path, "uncertain", "spatial audio: the audio-visual model is needed to decide", **kw)
-    scores = _score_windows(path, video.index, windows, audio, analyzer, progress)
-    verdict = decide(scores, analyzer.calibration)
-    return CheckResult(str(path), verdict, **kw)
+    inputs = window_inputs(path, video.index, windows, audio, *model_frames)
+    if progress:
+        progress(0.7)
+    return inputs, kw
 
 
 def _pick_audio(info: media.MediaInfo, index: int | None) -> media.StreamInfo | None:
@@ -169,13 +197,28 @@ def _peak_dbfs(a: np.ndarray) -> float:
     return float(20 * np.log10(np.abs(a).max() + 1e-20)) if a.size else -400.0
 
 
-def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progress) -> list[WindowScore]:
-    model = analyzer.model
-    fps = model.cfg.fps
+@dataclass
+class WindowInputs:
+    """What the model is given for one file: the windows, which of them are loud enough to judge,
+    and for those the frames [L, T, H, W, 3] uint8, the audio [L, 2, N] float32 at 16 kHz and the
+    times the frames are shown [L, T] (seconds from each window's start).
+
+    Kept apart from running the model so calibration can decode a validation clip once and score
+    it with many candidate models (train/calibrate.py, `--cache`)."""
+
+    windows: list[Window]
+    live: list[int]
+    frames: np.ndarray
+    audio: np.ndarray
+    frame_offsets: np.ndarray
+
+
+def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.ndarray], fps: float, n_samples: int) -> WindowInputs:
+    """Decode the frames of the windows worth judging (silent ones are skipped, not judged)."""
     live = [i for i, a in enumerate(audio) if _peak_dbfs(a) > SILENT_WINDOW_PEAK_DBFS]
-    scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in windows]
     if not live:
-        return scores
+        empty = np.zeros((0,), np.float32)
+        return WindowInputs(list(windows), [], empty, empty, empty)
     times = [frame_times(windows[i], fps) for i in live]
     flat = [t for ts in times for t in ts]
     frames, shown = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
@@ -183,22 +226,24 @@ def _score_windows(path, video_index, windows, audio, analyzer: Analyzer, progre
     # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
     starts = np.array([windows[i].start for i in live])[:, None]
     offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
-    if progress:
-        progress(0.7)
-    n = model.cfg.n_samples
+    sound = np.stack([_fit(audio[i], n_samples) for i in live])
+    return WindowInputs(list(windows), live, frames, sound, offsets)
+
+
+def score_windows(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:
+    """The model's logit for each live window, BATCH_SIZE windows per forward pass."""
+    model = analyzer.model
+    scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in inputs.windows]
     logits: list[float] = []
     with torch.inference_mode():
-        for b in range(0, len(live), BATCH_SIZE):
-            idx = live[b : b + BATCH_SIZE]
-            fr = torch.from_numpy(frames[b : b + BATCH_SIZE]).permute(0, 1, 4, 2, 3).to(analyzer.device)
-            au = torch.from_numpy(np.stack([_fit(audio[i], n) for i in idx])).to(analyzer.device)
-            ft = torch.from_numpy(offsets[b : b + BATCH_SIZE]).to(analyzer.device)
+        for b in range(0, len(inputs.live), BATCH_SIZE):
+            fr = torch.from_numpy(inputs.frames[b : b + BATCH_SIZE]).permute(0, 1, 4, 2, 3).to(analyzer.device)
+            au = torch.from_numpy(inputs.audio[b : b + BATCH_SIZE]).to(analyzer.device)
+            ft = torch.from_numpy(inputs.frame_offsets[b : b + BATCH_SIZE]).to(analyzer.device)
             logits += model.predict(fr, au, frame_times=ft).float().cpu().tolist()
-    for i, lg in zip(live, logits):
+    for i, lg in zip(inputs.live, logits):
         scores[i].logit = lg
         scores[i].skipped = None
-    if progress:
-        progress(1.0)
     return scores
 
 

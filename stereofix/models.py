@@ -315,8 +315,9 @@ class FlipNet(nn.Module):
 
     def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
                         instant: torch.Tensor | None = None, and_mirrored: bool = False,
-                        placement: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """beta [B, T, D] and the attention map [B, T, h, w] over where the sounding thing is.
+                        placement: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """beta [B, T, D], the attention map [B, T, h, w] over where the sounding thing is, and the
+        gate's pre-activation [B, T] (how sure the picture is that the sounding thing is in view).
 
         content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants;
         placement: the swap-even audio codes the gate hears with `audio_gate` ([B, T, 2D]).
@@ -328,9 +329,8 @@ class FlipNet(nn.Module):
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
         beta = torch.einsum("bthw,dw->btd", att, code)
-        terms = self.gate_terms(h, att_flat, sync, placement)
-        gate = F.softplus(sum(terms.values()))  # [B, T, 1]: how sure the picture is
-        return beta * gate, att
+        gate_logit = sum(self.gate_terms(h, att_flat, sync, placement).values())  # [B, T, 1]
+        return beta * F.softplus(gate_logit), att, gate_logit.squeeze(-1)
 
     def gate_terms(self, h: torch.Tensor, att_flat: torch.Tensor, sync: torch.Tensor | None,
                    placement: torch.Tensor | None) -> dict[str, torch.Tensor]:
@@ -385,10 +385,10 @@ class FlipNet(nn.Module):
         if frames.dtype == torch.uint8:
             frames = frames.float() / 255.0
         alpha, content, instant, placement = self.hear(audio, frames.shape[1], frame_times)
-        beta, att = self.side_of_picture(frames, content, instant, placement=placement)
+        beta, att, gate_logit = self.side_of_picture(frames, content, instant, placement=placement)
         logit = (alpha * beta).sum(-1).mean(-1)
         if return_parts:
-            return logit, {"alpha": alpha, "beta": beta, "attention": att}
+            return logit, {"alpha": alpha, "beta": beta, "attention": att, "gate_logit": gate_logit}
         return logit
 
     def predict(self, frames: torch.Tensor, audio: torch.Tensor, frame_times: torch.Tensor | None = None) -> torch.Tensor:
@@ -407,7 +407,7 @@ class FlipNet(nn.Module):
         alpha, content, instant, placement = self.hear(audio, frames.shape[1], frame_times)
         twice = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
         # Exchanging the channels leaves the placement codes as they are (even by construction).
-        beta, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True,
+        beta, _, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True,
                                        placement=twice(placement))
         straight, mirrored = beta.chunk(2)
         return 0.5 * (alpha * (straight - mirrored)).sum(-1).mean(-1)

@@ -38,6 +38,7 @@ def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
     assert model.cfg.n_frames == 8
     records = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert any("val_loss" in rec for rec in records)
+    assert not any("where_gate" in rec for rec in records)  # the objective is off by default
     r = _train(tmp_path / "run", "--steps", "3")
     assert r.exit_code == 0
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
@@ -233,7 +234,7 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
 
     scored = []
     real_score = calibrate.score_clips
-    monkeypatch.setattr(calibrate, "score_clips", lambda a, folder, progress=None: scored.append(folder) or real_score(a, folder))
+    monkeypatch.setattr(calibrate, "score_clips", lambda a, folder, progress=None, cache=None: scored.append(folder) or real_score(a, folder))
     r = runner.invoke(app, args[:-1])  # not quiet: the log says the scores were reused
     assert r.exit_code == 0, r.stderr
     assert "reusing the window scores" in r.stderr and scored == []
@@ -248,6 +249,34 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
     assert scored == [tmp_path / "val2"]
     saved = json.loads((tmp_path / "scores.json").read_text())["by_folder"]
     assert saved[str(tmp_path / "val2")] == saved[str(tmp_path / "val")]
+
+
+def test_cached_inputs_score_exactly_as_check_does(tmp_path, quick_bank, monkeypatch):
+    """--cache: the clips are decoded once; a second model scored from the cache gets the logits a
+    full check gives it, and a regenerated clip is decoded afresh."""
+    pytest.importorskip("av")
+    from stereofix.infer import Analyzer
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.synth import export_scenes
+    from stereofix.train.calibrate import score_clips
+
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    export_scenes(tmp_path / "val", n=3, seed=3, split="val", duration_s=5.0, fps=10.0, long_side=128,
+                  scene_types=("single", "dual_mono", "distractors"))
+    cache = tmp_path / "cache"
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        analyzer = Analyzer(FlipNet(FlipConfig(sync=8, sync_gate=True)).eval())
+        plain = score_clips(analyzer, tmp_path / "val")
+        first = score_clips(analyzer, tmp_path / "val", cache=cache)
+        again = score_clips(analyzer, tmp_path / "val", cache=cache)
+        assert [c.logits for c in plain] == [c.logits for c in first] == [c.logits for c in again]
+        assert sum(len(c.logits) for c in plain) >= 6
+    assert len(list(cache.glob("*.npz"))) == 3
+    clip = tmp_path / "val" / "scene_0000.mp4"
+    shutil.copy(tmp_path / "val" / "scene_0002.mp4", clip)  # regenerated: other size and time
+    assert [c.logits for c in score_clips(analyzer, tmp_path / "val", cache=cache)] == [c.logits for c in score_clips(analyzer, tmp_path / "val")]
+    assert len(list(cache.glob("*.npz"))) == 4
 
 
 def test_calibrate_refuses_a_folder_without_manifest(tmp_path):

@@ -181,8 +181,8 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
     Returns:
         A Scene. truth holds: seed, split, scene_type, mic (model and parameters), hfov_deg, aspect,
         frame_size [H, W], sample_rate, fps, duration_s, room (rt60_s, drr_db), noise_snr_db,
-        level_dbfs, codec, jpeg_quality, camera, objects (kind, sound, sounding, visible, u, v,
-        azimuth_deg per frame, level_db), side (+1 sounding energy clearly left, -1 right, 0 none,
+        level_dbfs, codec, jpeg_quality, camera, objects (kind, sound, sounding, size (the sprite's
+        side over the frame's shorter side, before zoom), visible, u, v, azimuth_deg per frame, level_db), side (+1 sounding energy clearly left, -1 right, 0 none,
         centred, ambiguous, off-screen or dual-mono) and audio_side (the same from the audio alone,
         off-screen sources included; 0 for dual-mono).
     """
@@ -328,7 +328,7 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
         "level_dbfs": round(level, 2), "codec": codec, "jpeg_quality": jpeg_q,
         "camera": {"shake": round(shake, 4), "zoom": [round(float(zoom0), 3), round(float(zoom1), 3)]},
         "objects": [{
-            "kind": o["kind"], "sound": o.get("sound"), "sounding": bool(o["sounding"]),
+            "kind": o["kind"], "sound": o.get("sound"), "sounding": bool(o["sounding"]), "size": round(float(o["size"]), 4),
             "visible": bool(o["visible"]), "level_db": round(o.get("level_db", 0.0), 2) if o["sounding"] else None,
             "u": np.round(o["u_img"], 4).tolist(), "v": np.round(o["v_img"], 4).tolist(),
             "azimuth_deg": np.round(o["az"], 3).tolist(),

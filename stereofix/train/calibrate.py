@@ -15,6 +15,7 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from stereofix.errors import InputError
-from stereofix.infer import Analyzer, check
+from stereofix.infer import Analyzer, WindowInputs, check, prepare, score_windows
+from stereofix.windows import MAX_WINDOWS, Window
 from stereofix.verdict import Calibration
 
 ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
@@ -54,13 +56,18 @@ class ClipScore:
     logits: list[float]  # raw window logits (silent windows left out)
 
 
-def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None) -> list[ClipScore]:
+def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
+                cache: Path | None = None) -> list[ClipScore]:
     """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged.
 
     Each clip is checked once: the model's logit is exactly antisymmetric under a channel exchange
     (models.FlipNet, tested in test_model.py) and the audio diagnostics are symmetric, so the
     exchanged clip's logits are the negated ones; checking it again would double the cost for
     the same numbers.
+
+    cache: a folder keeping each clip's decoded model inputs (infer.prepare), so scoring another
+    candidate on the same clips runs only the model: decoding is most of a check's cost on these
+    short clips. The logits are those `check` gives (same inputs, same batches).
     """
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -69,13 +76,47 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     out: list[ClipScore] = []
     scenes = manifest["scenes"]
     for i, sc in enumerate(scenes):
-        r = check(folder / sc["file"], analyzer)
-        logits = [w.logit for w in r.verdict.windows if w.logit is not None]
+        if cache is None:
+            r = check(folder / sc["file"], analyzer)
+            logits = [w.logit for w in r.verdict.windows if w.logit is not None]
+        else:
+            inputs = cached_inputs(folder / sc["file"], analyzer, cache)
+            logits = [w.logit for w in score_windows(inputs, analyzer) if w.logit is not None] if inputs.live else []
         for flipped in (False, True):
             out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, [-x for x in logits] if flipped else logits))
         if progress:
             progress(i + 1, len(scenes))
     return out
+
+
+def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
+    """The clip's model inputs from `cache`, decoded and stored there on first use.
+
+    Keyed by the clip's absolute path, size and modification time and by the model's frame rate and
+    window length, so a regenerated clip or a model that sees other frames is decoded afresh.
+    """
+    cfg = analyzer.model.cfg
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}".encode()).hexdigest()[:24]
+    file = cache / f"{key}.npz"
+    try:
+        with np.load(file) as z:
+            windows = [Window(float(a), float(b)) for a, b in z["windows"]]
+            return WindowInputs(windows, z["live"].tolist(), z["frames"], z["audio"], z["frame_offsets"])
+    except (OSError, KeyError, ValueError):
+        pass
+    got = prepare(path, (cfg.fps, cfg.n_samples))
+    if isinstance(got, tuple):
+        inputs = got[0]
+    else:  # settled without the model (not spatial, no picture ...): no window is scored
+        empty = np.zeros((0,), np.float32)
+        inputs = WindowInputs([], [], empty, empty, empty)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npz")
+    np.savez(tmp, windows=np.array([(w.start, w.end) for w in inputs.windows], np.float64).reshape(-1, 2),
+             live=np.array(inputs.live, np.int64), frames=inputs.frames, audio=inputs.audio, frame_offsets=inputs.frame_offsets)
+    tmp.replace(file)
+    return inputs
 
 
 def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:

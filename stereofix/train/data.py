@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH
+from stereofix.train import where as where_truth
 
 # Scene types whose every window has no side, wherever the (invisible or mixed-down) source is.
 NO_SIDE_TYPES = ("offscreen", "dual_mono", "noise_only")
@@ -52,7 +53,9 @@ def scene_windows(scene, window_s: float) -> list[dict]:
     audio = torch.from_numpy(np.ascontiguousarray(scene.audio[:2], dtype=np.float32))
     out = []
     for i in range(n):
-        side = _window_side(t, slice(i * per_frames, (i + 1) * per_frames)) if n > 1 else int(t.get("side", 0))
+        span = slice(i * per_frames, (i + 1) * per_frames)
+        side = _window_side(t, span) if n > 1 else int(t.get("side", 0))
+        where, in_view = where_truth.window_targets(t, span, per_frames)
         out.append({
             "frames": frames[i * per_frames:(i + 1) * per_frames],
             "audio": audio[:, i * per_samples:(i + 1) * per_samples],
@@ -62,6 +65,8 @@ def scene_windows(scene, window_s: float) -> list[dict]:
             # sources, a moving source crossing): the right answer is "no evidence", so the target is
             # 0.5 whichever way it is flipped.
             "no_side": side == 0,
+            "where": where,  # where the sounding thing is, for the `--where` objective (train/where.py)
+            "in_view": in_view,
         })
     return out
 
@@ -78,12 +83,14 @@ def _window_side(truth: dict, frames: slice) -> int:
     return int(np.sign(az)) if abs(az) >= max(SIDE_MIN_DEG, 0.15 * truth["hfov_deg"] / 2) else 0
 
 
-def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example.
+def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
+    """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example;
+    the last item says whether the picture was mirrored (its "where" targets mirror with it).
 
     With `no_side` the label is 0.5 either way (the synthesizer knows there is nothing to judge).
     """
-    if rng.random() < 0.5:
+    mirrored = rng.random() < 0.5
+    if mirrored:
         frames = frames.flip(-1)
         audio = audio.flip(0)
     label = 0.0
@@ -91,7 +98,7 @@ def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_si
         audio = audio.flip(0)
         label = 1.0
     gain = 10 ** (rng.uniform(-20, 6) / 20)  # level does not tell the side
-    return frames, audio * gain, 0.5 if no_side else label
+    return frames, audio * gain, 0.5 if no_side else label, mirrored
 
 
 class ReplayPool:
@@ -116,12 +123,16 @@ class ReplayPool:
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
         picks = [self.items[self.rng.randrange(len(self.items))] for _ in range(size)]
-        fr, au, lb = zip(*(augment(p["frames"], p["audio"], self.rng, p.get("no_side", False)) for p in picks))
+        fr, au, lb, mi = zip(*(augment(p["frames"], p["audio"], self.rng, p.get("no_side", False)) for p in picks))
         n = min(a.shape[-1] for a in au)
+        unknown = torch.full((fr[0].shape[0], where_truth.MAX_SOUNDING, 4), float("nan"))
+        wh = [p.get("where", unknown) for p in picks]
         return {
             "frames": torch.stack(fr),
             "audio": torch.stack([a[:, :n] for a in au]),
             "label": torch.tensor(lb),
+            "where": torch.stack([where_truth.mirror(w) if m else w for w, m in zip(wh, mi)]),
+            "in_view": torch.tensor([float(p.get("in_view", float("nan"))) for p in picks]),
         }
 
 

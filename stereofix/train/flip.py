@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from stereofix.errors import InputError
 from stereofix.models import OPTIONAL_TERMS, FlipConfig, FlipNet
 from stereofix.train.data import ReplayPool, VideoWindows, scene_windows
+from stereofix.train.where import where_loss
 
 
 @dataclass
@@ -40,6 +41,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     soft_no_side: bool = True  # target 0.5 for synthesized scenes with no side (teaches abstention)
     no_side_weight: float = 1.0  # loss weight of those windows: > 1 makes a confident guess on them cost more
+    # Weight of the "where" objective (train/where.py): the attention towards the sounding object in
+    # view and the gate as an "is it in view" classifier, from the synthesizer's truth. 0: off.
+    where_weight: float = 0.0
     pool: int = 3000  # examples kept for replay
     fresh_per_step: int = 6  # new examples (windows) pulled into the pool per step
     # Seconds of each synthesized scene, cut into consecutive windows (a multiple of the window):
@@ -214,6 +218,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     logf = open(tc.out / "log.jsonl", "a")
     t_start, seen = time.time(), 0
     running = []
+    aux_running: dict[str, list[float]] = {}
     while step < tc.steps:
         model.train()
         for _ in range(tc.fresh_per_step):
@@ -222,18 +227,24 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         b = pool.batch(tc.batch)
         for g in opt.param_groups:
             g["lr"] = _lr(step, tc)
-        logits = model(b["frames"].to(device), b["audio"].to(device))
+        logits, parts = model(b["frames"].to(device), b["audio"].to(device), return_parts=True)
         loss = window_loss(logits, b["label"].to(device), tc.no_side_weight)
+        if tc.where_weight > 0:
+            aux, aux_parts = where_loss(parts["attention"], parts["gate_logit"], b["where"].to(device), b["in_view"].to(device))
+            loss = loss + tc.where_weight * aux
+            for k, v in aux_parts.items():
+                aux_running.setdefault(k, []).append(v)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         step += 1
         running.append(loss.item())
-        if step % 50 == 0:
+        if step % 50 == 0 or step == tc.steps:
             rate = step / max(1e-9, time.time() - t_start)
             rec = {"step": step, "loss": float(np.mean(running)), "lr": _lr(step, tc), "scenes": seen, "elapsed_s": round(time.time() - t_start, 1)}
-            running = []
+            rec.update({k: float(np.mean(v)) for k, v in aux_running.items()})
+            running, aux_running = [], {}
             logf.write(json.dumps(rec) + "\n")
             logf.flush()
             log(f"step {step} loss {rec['loss']:.4f} ({rec['elapsed_s']}s, {seen} windows)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
         empty = np.zeros((0,), np.float32)
         inputs = WindowInputs([], [], empty, empty, empty)
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(".tmp.npz")
+    tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")  # two scoring processes may share a cache
     np.savez(tmp, windows=np.array([(w.start, w.end) for w in inputs.windows], np.float64).reshape(-1, 2),
              live=np.array(inputs.live, np.int64), frames=inputs.frames, audio=inputs.audio, frame_offsets=inputs.frame_offsets)
     tmp.replace(file)

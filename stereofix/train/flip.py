@@ -42,7 +42,7 @@ class TrainConfig:
     soft_no_side: bool = True  # target 0.5 for synthesized scenes with no side (teaches abstention)
     no_side_weight: float = 1.0  # loss weight of those windows: > 1 makes a confident guess on them cost more
     # Weight of the "where" objective (train/where.py): the attention towards the sounding object in
-    # view and the gate as an "is it in view" classifier, from the synthesizer's truth. 0: off.
+    # view and the gate ranking in-view windows above off-screen ones, from the synthesizer's truth. 0: off.
     where_weight: float = 0.0
     pool: int = 3000  # examples kept for replay
     fresh_per_step: int = 6  # new examples (windows) pulled into the pool per step

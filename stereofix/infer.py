@@ -212,13 +212,18 @@ class WindowInputs:
     audio: np.ndarray
     frame_offsets: np.ndarray
 
+    @classmethod
+    def none_live(cls, windows: list[Window]) -> "WindowInputs":
+        """Inputs where no window is judged (all silent, or the audio alone settled the file)."""
+        empty = np.zeros((0,), np.float32)
+        return cls(list(windows), [], empty, empty, empty)
+
 
 def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.ndarray], fps: float, n_samples: int) -> WindowInputs:
     """Decode the frames of the windows worth judging (silent ones are skipped, not judged)."""
     live = [i for i, a in enumerate(audio) if _peak_dbfs(a) > SILENT_WINDOW_PEAK_DBFS]
     if not live:
-        empty = np.zeros((0,), np.float32)
-        return WindowInputs(list(windows), [], empty, empty, empty)
+        return WindowInputs.none_live(windows)
     times = [frame_times(windows[i], fps) for i in live]
     flat = [t for ts in times for t in ts]
     frames, shown = media.read_frames(path, flat, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)

@@ -82,7 +82,7 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
             logits = [w.logit for w in r.verdict.windows if w.logit is not None]
         else:
             inputs = cached_inputs(folder / sc["file"], analyzer, cache)
-            logits = [w.logit for w in score_windows(inputs, analyzer) if w.logit is not None] if inputs.live else []
+            logits = [w.logit for w in score_windows(inputs, analyzer) if w.logit is not None]
         for flipped in (False, True):
             out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, [-x for x in logits] if flipped else logits))
         if progress:
@@ -110,8 +110,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     if isinstance(got, tuple):
         inputs = got[0]
     else:  # settled without the model (not spatial, no picture ...): no window is scored
-        empty = np.zeros((0,), np.float32)
-        inputs = WindowInputs([], [], empty, empty, empty)
+        inputs = WindowInputs.none_live([])
     cache.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(f".{os.getpid()}.tmp.npz")  # two scoring processes may share a cache
     np.savez(tmp, windows=np.array([(w.start, w.end) for w in inputs.windows], np.float64).reshape(-1, 2),

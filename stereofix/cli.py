@@ -404,6 +404,9 @@ def train_flip(
     where: Annotated[
         float, typer.Option("--where", min=0.0, help="Weight of the 'where' objective: teach the attention where the sounding object is and the picture's confidence whether it is in view, from the synthesizer's truth (0: off; ignored on --videos, which have no truth; see README).")
     ] = 0.0,
+    where_terms: Annotated[
+        str, typer.Option("--where-terms", help="Which part of the 'where' objective --where trains: both, attention (where the sounding object is) or gate (whether it is in view).")
+    ] = "both",
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -418,7 +421,7 @@ def train_flip(
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate),
-            no_side_weight=no_side_weight, where_weight=where,
+            no_side_weight=no_side_weight, where_weight=where, where_terms=where_terms,
             focus=_scene_weights(focus), scene_s=scene_seconds,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))

@@ -72,6 +72,30 @@ def test_loss_rewards_attention_on_the_sounding_object_and_a_higher_gate_in_view
     assert loss.item() == 0 and torch.isfinite(att.grad).all()
 
 
+def test_one_term_alone_trains_only_its_part():
+    from stereofix.train.where import MAX_SOUNDING, where_loss
+
+    where = torch.full((2, 3, MAX_SOUNDING, 4), float("nan"))
+    where[0, :, 0] = torch.tensor([0.8, 0.5, 0.1, 0.2])
+    in_view = torch.tensor([1.0, 0.0])
+    grads = {}
+    for terms in ("both", "attention", "gate"):
+        att = torch.full((2, 3, 9, 16), 1 / 144, requires_grad=True)
+        gate = torch.zeros(2, 3, requires_grad=True)
+        loss, parts = where_loss(att, gate, where, in_view, terms)
+        loss.backward()
+        grads[terms] = tuple(0.0 if t.grad is None else t.grad.abs().sum().item() for t in (att, gate))
+        assert parts["where_attention"] > 0 and parts["where_gate"] > 0  # both reported whichever is trained
+        total = {"both": parts["where_attention"] + parts["where_gate"], "attention": parts["where_attention"],
+                 "gate": parts["where_gate"]}[terms]
+        assert abs(loss.item() - total) < 1e-5
+    assert grads["attention"][0] > 0 and grads["attention"][1] == 0
+    assert grads["gate"][0] == 0 and grads["gate"][1] > 0
+    assert all(b > 0 for b in grads["both"])
+    with pytest.raises(ValueError):
+        where_loss(att, gate, where, in_view, "neither")
+
+
 def test_train_with_where_logs_its_terms(tmp_path, quick_bank, monkeypatch):  # noqa: F811
     monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
     r = _train(tmp_path / "run", "--steps", "2", "--batch", "8", "--where", "0.5", "--focus", "offscreen=0.5")
@@ -81,3 +105,6 @@ def test_train_with_where_logs_its_terms(tmp_path, quick_bank, monkeypatch):  # 
     assert last["step"] == 2 and np.isfinite(last["where_attention"]) and np.isfinite(last["where_gate"])
     r = _train(tmp_path / "bad", "--steps", "1", "--where", "-1")
     assert r.exit_code == 2 and "--where" in r.stderr
+    r = _train(tmp_path / "bad2", "--steps", "1", "--where", "0.5", "--where-terms", "neither")
+    assert r.exit_code == 2 and "--where-terms neither" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad2").exists()

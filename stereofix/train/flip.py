@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from stereofix.errors import InputError
 from stereofix.models import OPTIONAL_TERMS, FlipConfig, FlipNet
 from stereofix.train.data import ReplayPool, VideoWindows, scene_windows
-from stereofix.train.where import where_loss
+from stereofix.train.where import TERMS as WHERE_TERMS, where_loss
 
 
 @dataclass
@@ -44,6 +44,7 @@ class TrainConfig:
     # Weight of the "where" objective (train/where.py): the attention towards the sounding object in
     # view and the gate ranking in-view windows above off-screen ones, from the synthesizer's truth. 0: off.
     where_weight: float = 0.0
+    where_terms: str = "both"  # "attention" or "gate": train one of the two terms alone (where.TERMS)
     pool: int = 3000  # examples kept for replay
     fresh_per_step: int = 6  # new examples (windows) pulled into the pool per step
     # Seconds of each synthesized scene, cut into consecutive windows (a multiple of the window):
@@ -162,6 +163,8 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     from stereofix.weights import load_checkpoint, save_checkpoint
 
     windows_per_scene(tc)  # bad --scene-seconds fails before anything is written
+    if tc.where_terms not in WHERE_TERMS:
+        raise InputError(f"--where-terms {tc.where_terms}: expected one of {', '.join(WHERE_TERMS)}")
     torch.manual_seed(tc.seed)
     random.seed(tc.seed)
     last = tc.out / "last.pt"
@@ -230,7 +233,8 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         logits, parts = model(b["frames"].to(device), b["audio"].to(device), return_parts=True)
         loss = window_loss(logits, b["label"].to(device), tc.no_side_weight)
         if tc.where_weight > 0:
-            aux, aux_parts = where_loss(parts["attention"], parts["gate_logit"], b["where"].to(device), b["in_view"].to(device))
+            aux, aux_parts = where_loss(parts["attention"], parts["gate_logit"], b["where"].to(device), b["in_view"].to(device),
+                                         tc.where_terms)
             loss = loss + tc.where_weight * aux
             for k, v in aux_parts.items():
                 aux_running.setdefault(k, []).append(v)

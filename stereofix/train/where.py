@@ -33,6 +33,7 @@ EDGE = 0.02  # a centre closer than this to the frame's edge is not a target (mo
 DEFAULT_SIZE = 0.35  # sprite side over the frame's shorter side, for truth written before "size"
 NOTHING_IN_VIEW = ("offscreen", "noise_only")
 MARGIN = 1.0  # gate pre-activation by which an in-view window should outrank a nothing-in-view one
+TERMS = ("both", "attention", "gate")  # which of the two terms `train flip --where-terms` trains
 
 
 def window_targets(truth: dict, frames: slice, n_frames: int) -> tuple[torch.Tensor, float]:
@@ -80,12 +81,18 @@ def on_target(where: torch.Tensor, height: int, width: int) -> tuple[torch.Tenso
 
 
 def where_loss(attention: torch.Tensor, gate_logit: torch.Tensor, where: torch.Tensor,
-               in_view: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+               in_view: torch.Tensor, terms: str = "both") -> tuple[torch.Tensor, dict[str, float]]:
     """-log(attention's mass on the sounding object) over frames with a target, plus the gate's
     ranking of in-view over nothing-in-view windows; each term a mean, zero when the batch has none.
 
+    `terms` trains one of the two alone ("attention", "gate"); both are still reported, so a log shows
+    how the untrained one drifts. Stages 17-22 (README) found the pair stops the off-screen leak but
+    costs clear-sided confidence; training the gate's ranking alone asks which term does which.
+
     attention [B, T, h, w]; gate_logit [B, T]; where [B, T, K, 4]; in_view [B].
     """
+    if terms not in TERMS:
+        raise ValueError(f"terms must be one of {TERMS}, not {terms!r}")
     cover, has = on_target(where, attention.shape[-2], attention.shape[-1])
     mass = (attention * cover).sum((-1, -2))
     att_term = -mass[has].clamp_min(1e-6).log().mean() if has.any() else attention.sum() * 0.0
@@ -95,4 +102,5 @@ def where_loss(attention: torch.Tensor, gate_logit: torch.Tensor, where: torch.T
         gate_term = F.softplus(MARGIN - (g_in[:, None] - g_out[None, :])).mean()
     else:
         gate_term = gate_logit.sum() * 0.0
-    return att_term + gate_term, {"where_attention": float(att_term.detach()), "where_gate": float(gate_term.detach())}
+    total = (att_term if terms != "gate" else 0.0) + (gate_term if terms != "attention" else 0.0)
+    return total, {"where_attention": float(att_term.detach()), "where_gate": float(gate_term.detach())}

@@ -21,19 +21,22 @@ SWAPPED = EXAMPLES / "instrument_left_swapped.mp4"
 pytestmark = pytest.mark.skipif(not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="no shipped weights")
 
 
-@pytest.fixture(scope="module")
-def decisive(tmp_path_factory) -> str:
-    """The shipped network with permissive thresholds: the pipeline's behaviour on real model
-    outputs (mixed stretches, repair decisions) is tested apart from how cautious the shipped
-    calibration is."""
+def _recalibrated(path: Path, **changes) -> str:
+    """The shipped network saved at `path` with some calibration constants changed."""
     from dataclasses import replace
 
     from stereofix.weights import load_flip_model, save_checkpoint
 
     model, cal, _ = load_flip_model(REPO_WEIGHTS / "flip-v1.pt")
-    path = tmp_path_factory.mktemp("w") / "decisive.pt"
-    save_checkpoint(path, model, replace(cal, decide=0.55, window_decide=0.55))
-    return str(path)
+    return str(save_checkpoint(path, model, replace(cal, **changes)))
+
+
+@pytest.fixture(scope="module")
+def decisive(tmp_path_factory) -> str:
+    """The shipped network with permissive thresholds: the pipeline's behaviour on real model
+    outputs (mixed stretches, repair decisions) is tested apart from how cautious the shipped
+    calibration is."""
+    return _recalibrated(tmp_path_factory.mktemp("w") / "decisive.pt", decide=0.55, window_decide=0.55)
 
 
 def _check(*args: str) -> tuple[int, list[dict]]:
@@ -123,16 +126,12 @@ def test_repair_leaves_undecided_files_alone(tmp_path):
     that hears nothing (window temperature 1e4: every probability about 0.5) makes any file undecided,
     so this runs whatever the shipped thresholds decide about the example."""
     import shutil
-    from dataclasses import replace
 
-    from stereofix.weights import load_flip_model, save_checkpoint
-
-    model, cal, _ = load_flip_model(REPO_WEIGHTS / "flip-v1.pt")
-    cautious = save_checkpoint(tmp_path / "cautious.pt", model, replace(cal, window_temperature=1e4))
+    cautious = _recalibrated(tmp_path / "cautious.pt", window_temperature=1e4)
     clip = tmp_path / "clip.mp4"
     shutil.copyfile(SWAPPED, clip)
     before = clip.read_bytes()
-    r = runner.invoke(app, ["repair", "--json", "--inplace", "--weights", str(cautious), str(clip)])
+    r = runner.invoke(app, ["repair", "--json", "--inplace", "--weights", cautious, str(clip)])
     assert r.exit_code == 3, r.stderr
     report = json.loads(r.stdout)
     assert report["action"] == "left-alone" and report["verdict"] == "uncertain"

@@ -39,6 +39,14 @@ looks term, but the strongest sync (0.82), which the sync gate already reads, is
 (`python benchmarks/gate_inputs.py`). Zero-initialised. In the eighth revision (stage 12) its
 trained weights stayed tiny (|0.03| at most), so it barely acts yet.
 
+With `FlipConfig.range_gate` the gate also weighs how far out the sound is against how far out the
+attended place is: a bilinear read of |alpha| (swap-even) and the attention's mass per distance from
+the picture's centre (columns folded left onto right: mirror-even). The leak that every revision
+kept is a sound well outside the frame (45-70 degrees) credited to a silent object well inside it,
+often on the other side, which turns the verdict into a confident `swapped`; the sound's placement
+alone (`audio_gate`) cannot say that, the attention alone cannot either, only the pair can.
+Zero-initialised; both symmetries kept.
+
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With
 `FlipConfig.onset_gcc` it reads the time difference at onsets as a correlation over lags
@@ -65,7 +73,8 @@ from stereofix.windows import slot_centres
 
 # Parameter names of the optional terms; each starts at zero, so weights without them load with
 # strict=False and keep their function (fine-tuning with --sync/--instant/--onset, train average).
-OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.", "audio_gate.", "attention_gate.")
+OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.", "audio_gate.", "attention_gate.",
+                  "range_gate.")
 FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames per second of window
@@ -78,6 +87,14 @@ def sync_evidence(att: torch.Tensor, sync: torch.Tensor) -> torch.Tensor:
     """
     at_att = (att * sync.unsqueeze(1)).sum(-1)
     return torch.stack([at_att, sync.max(-1).values.unsqueeze(1).expand_as(at_att)], dim=-1)
+
+
+def attention_by_distance(att: torch.Tensor, width: int) -> torch.Tensor:
+    """[B, T, width // 2]: the attention's mass per column distance from the picture's centre, the
+    outermost pair first (the range gate's picture input; the same for the mirrored picture).
+    att: [B, T, P] over a grid `width` columns wide."""
+    cols = att.reshape(*att.shape[:2], -1, width).sum(-2)
+    return cols[..., : width // 2] + cols[..., width // 2 :].flip(-1)
 
 
 def attention_spread(att: torch.Tensor) -> torch.Tensor:
@@ -103,6 +120,7 @@ class FlipConfig:
     stabilize: bool = False  # the motion channel follows the camera (`train flip --stabilize`; motion.py)
     audio_gate: bool = False  # the gate also hears how the sound is placed (`train flip --audio-gate`)
     attention_gate: bool = False  # the gate also reads how focused the attention is (`train flip --attention-gate`)
+    range_gate: bool = False  # the gate also weighs the sound's spread against the attended place's (`train flip --range-gate`)
 
     @property
     def n_frames(self) -> int:
@@ -123,7 +141,8 @@ class FlipConfig:
                        onset=self.onset or other.onset, onset_gcc=self.onset_gcc or other.onset_gcc,
                        sync_gate=self.sync_gate or other.sync_gate, stabilize=self.stabilize or other.stabilize,
                        audio_gate=self.audio_gate or other.audio_gate,
-                       attention_gate=self.attention_gate or other.attention_gate)
+                       attention_gate=self.attention_gate or other.attention_gate,
+                       range_gate=self.range_gate or other.range_gate)
 
     @classmethod
     def from_dict(cls, d: dict) -> "FlipConfig":
@@ -285,6 +304,12 @@ class FlipNet(nn.Module):
             self.attention_gate = nn.Linear(2, 1)
             nn.init.zeros_(self.attention_gate.weight)
             nn.init.zeros_(self.attention_gate.bias)
+        if cfg.range_gate:
+            # |alpha| x attention by distance from the centre -> gate; zero: starts silent. A sound
+            # further out than anything attended says the attended thing does not make it.
+            self.range_gate = nn.Bilinear(cfg.dim, cols // 2, 1)
+            nn.init.zeros_(self.range_gate.weight)
+            nn.init.zeros_(self.range_gate.bias)
 
     def sync_map(self, v: torch.Tensor, instant: torch.Tensor) -> torch.Tensor:
         """[B, h*w]: covariance over frames of each place's change with the sound's change."""
@@ -320,7 +345,7 @@ class FlipNet(nn.Module):
         gate's pre-activation [B, T] (how sure the picture is that the sounding thing is in view).
 
         content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants;
-        placement: the swap-even audio codes the gate hears with `audio_gate` ([B, T, 2D]).
+        placement: the swap-even audio codes the gate hears with `audio_gate` and `range_gate` ([B, T, 2D]).
         and_mirrored: also for the mirrored frames (batch items B..2B-1; content, instant and
         placement given for all 2B).
         """
@@ -345,6 +370,9 @@ class FlipNet(nn.Module):
             terms["audio"] = self.audio_gate(placement)
         if self.cfg.attention_gate:
             terms["attention"] = self.attention_gate(attention_spread(att_flat))
+        if self.cfg.range_gate:
+            size = placement[..., self.cfg.dim :]  # |alpha|: how far to one side the sound is
+            terms["range"] = self.range_gate(size, attention_by_distance(att_flat, h.shape[4]))
         return terms
 
     def frame_instants(self, batch: int, t: int, device=None) -> torch.Tensor:
@@ -353,12 +381,12 @@ class FlipNet(nn.Module):
 
     def hear(self, audio: torch.Tensor, t: int, frame_times: torch.Tensor | None = None):
         """The audio's parts for T frames: alpha [B, T, D], content [B, T, C], instant [B, T, C] or
-        None, placement [B, T, 2D] (with `audio_gate`) or None."""
+        None, placement [B, T, 2D] (with `audio_gate` or `range_gate`) or None."""
         f = feats.stereo_features(audio, onset=self.cfg.onset, onset_gcc=self.cfg.onset_gcc)
         odd, even = self.audio_side.odd_and_even(f)
         alpha = F.adaptive_avg_pool1d(odd, t).transpose(1, 2)  # [B, T, D]
         placement = None
-        if self.cfg.audio_gate:
+        if self.cfg.audio_gate or self.cfg.range_gate:
             placement = torch.cat([F.adaptive_avg_pool1d(even, t).transpose(1, 2), alpha.abs()], dim=-1)
         content_steps = self.audio_content(f)  # [B, C, S]
         content = F.adaptive_avg_pool1d(content_steps, t).transpose(1, 2)  # [B, T, C]

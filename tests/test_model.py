@@ -135,6 +135,8 @@ def _live_sync(model: FlipNet | None = None) -> FlipNet:
         torch.nn.init.normal_(model.audio_gate.weight, std=0.5)
     if model.cfg.attention_gate:
         torch.nn.init.normal_(model.attention_gate.weight, std=0.5)
+    if model.cfg.range_gate:
+        torch.nn.init.normal_(model.range_gate.weight, std=0.5)
     return model
 
 
@@ -197,7 +199,9 @@ def test_predict_is_mirror_symmetric_and_swap_antisymmetric():
 
 @pytest.mark.parametrize("extra", [{}, {"sync": 8, "instant": True}, {"sync": 8, "sync_gate": True}, {"onset": True, "onset_gcc": True},
                                    {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True},
-                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True}])
+                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True},
+                                   {"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True, "range_gate": True},
+                                   {"range_gate": True}])
 def test_predict_hears_once_and_equals_the_two_pass_average(extra):
     """predict shares the audio between the two passes; it must give what the two passes give."""
     torch.manual_seed(3)
@@ -276,9 +280,10 @@ def test_sync_gate_needs_the_sync_term():
 
 
 @pytest.mark.parametrize("has, term", [({"sync": 8, "sync_gate": True, "stabilize": True}, "audio_gate"),
-                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "attention_gate")])
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "attention_gate"),
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True}, "range_gate")])
 def test_gate_terms_start_silent_then_move_confidence_keeping_the_symmetries(has, term):
-    """Added to the shipped kind of model, the placement and attention-spread terms keep its function
+    """Added to the shipped kind of model, the placement, attention-spread and range terms keep its function
     until trained; live, they change how sure the picture is and not where it looks, and read the same
     thing whichever way round the channels are, so a swap still negates the logit and dual mono
     still gives 0."""
@@ -295,3 +300,17 @@ def test_gate_terms_start_silent_then_move_confidence_keeping_the_symmetries(has
         assert torch.allclose(gated(frames, audio.flip(1)), -c, atol=1e-5)
         mono = gated(frames, audio[:, :1].repeat(1, 2, 1))
         assert torch.allclose(mono, torch.zeros_like(mono), atol=1e-6)
+
+
+def test_attention_by_distance_folds_the_columns_onto_one_side():
+    """The range gate's picture input: mass per distance from the centre, the same for the mirror."""
+    from stereofix.models import attention_by_distance
+
+    att = torch.zeros(1, 1, 2, 16)
+    att[0, 0, 0, 0] = 0.5  # outermost left column
+    att[0, 0, 1, 14] = 0.3  # second from the right edge
+    att[0, 0, 1, 8] = 0.2  # just right of the centre
+    folded = attention_by_distance(att.flatten(-2), 16)
+    assert folded.shape == (1, 1, 8)
+    assert torch.allclose(folded[0, 0], torch.tensor([0.5, 0.3, 0, 0, 0, 0, 0, 0.2]))
+    assert torch.equal(attention_by_distance(att.flip(-1).flatten(-2), 16), folded)

@@ -46,7 +46,8 @@ def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
 
 @pytest.mark.parametrize("has, adds", [({"sync": 8}, "--sync-gate"), ({"sync": 8, "sync_gate": True}, "--stabilize"),
                                        ({"sync": 8, "sync_gate": True, "stabilize": True}, "--audio-gate"),
-                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "--attention-gate")])
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True}, "--attention-gate"),
+                                       ({"sync": 8, "sync_gate": True, "stabilize": True, "audio_gate": True, "attention_gate": True}, "--range-gate")])
 def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank, monkeypatch, has, adds):
     """Terms the --init weights have need not be repeated (stages 8 and 9's commands name only the
     new term): a run resumed with the same command builds the same network, not one without them."""
@@ -63,8 +64,9 @@ def test_resuming_a_fine_tune_keeps_the_init_weights_terms(tmp_path, quick_bank,
     assert "resumed from" in r.stderr and "at step 2" in r.stderr
     cfg = load_flip_model(tmp_path / "run" / "final.pt")[0].cfg
     assert cfg.sync == 8 and cfg.sync_gate and cfg.stabilize == (adds != "--sync-gate")
-    assert cfg.audio_gate == (adds in ("--audio-gate", "--attention-gate"))
-    assert cfg.attention_gate == (adds == "--attention-gate")
+    assert cfg.audio_gate == (adds in ("--audio-gate", "--attention-gate", "--range-gate"))
+    assert cfg.attention_gate == (adds in ("--attention-gate", "--range-gate"))
+    assert cfg.range_gate == (adds == "--range-gate")
 
 
 def test_no_side_weight_scales_only_the_windows_that_must_abstain():

@@ -108,3 +108,6 @@ def test_train_with_where_logs_its_terms(tmp_path, quick_bank, monkeypatch):  # 
     r = _train(tmp_path / "bad2", "--steps", "1", "--where", "0.5", "--where-terms", "neither")
     assert r.exit_code == 2 and "--where-terms neither" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad2").exists()
+    r = _train(tmp_path / "bad3", "--steps", "1", "--where-terms", "gate")  # a part of an objective that is off
+    assert r.exit_code == 2 and "needs --where" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad3").exists()

@@ -165,6 +165,9 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     windows_per_scene(tc)  # bad --scene-seconds fails before anything is written
     if tc.where_terms not in WHERE_TERMS:
         raise InputError(f"--where-terms {tc.where_terms}: expected one of {', '.join(WHERE_TERMS)}")
+    if tc.where_terms != "both" and tc.where_weight <= 0:
+        # Choosing a part of an objective that is off would train nothing of it, silently.
+        raise InputError(f"--where-terms {tc.where_terms} needs --where W > 0 (the objective is off without it)")
     torch.manual_seed(tc.seed)
     random.seed(tc.seed)
     last = tc.out / "last.pt"

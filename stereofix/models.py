@@ -45,7 +45,8 @@ the picture's centre (columns folded left onto right: mirror-even). The leak tha
 kept is a sound well outside the frame (45-70 degrees) credited to a silent object well inside it,
 often on the other side, which turns the verdict into a confident `swapped`; the sound's placement
 alone (`audio_gate`) cannot say that, the attention alone cannot either, only the pair can.
-Zero-initialised; both symmetries kept.
+Zero-initialised; both symmetries kept. Trained from the ninth revision (stages 28-31, README) it
+learned the expected shape but small weights, and the same validation scenes leaked: not shipped.
 
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With
@@ -120,7 +121,7 @@ class FlipConfig:
     stabilize: bool = False  # the motion channel follows the camera (`train flip --stabilize`; motion.py)
     audio_gate: bool = False  # the gate also hears how the sound is placed (`train flip --audio-gate`)
     attention_gate: bool = False  # the gate also reads how focused the attention is (`train flip --attention-gate`)
-    range_gate: bool = False  # the gate also weighs the sound's spread against the attended place's (`train flip --range-gate`)
+    range_gate: bool = False  # the gate also weighs how far out the sound is against the attended place (`train flip --range-gate`)
 
     @property
     def n_frames(self) -> int:

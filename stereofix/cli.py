@@ -401,6 +401,10 @@ def train_flip(
     range_gate: Annotated[
         bool, typer.Option("--range-gate/--no-range-gate", help="Let the picture's confidence also weigh how far to one side the sound is against how far from the centre the attended place is (a sound further out than anything in view is not credited to it); kept from --init weights (see README).")
     ] = False,
+    train_only: Annotated[
+        Optional[list[str]],
+        typer.Option("--train-only", help="PREFIX: train only the parameters whose names start with it (repeatable; e.g. gate. range_gate.); the rest of the --init weights stay as they are (see README)."),
+    ] = None,
     no_side_weight: Annotated[
         float, typer.Option("--no-side-weight", min=0.0, help="Loss weight of windows that must abstain (off-screen, centred, dual mono ...) relative to the others; above 1 trades confidence for fewer confident guesses.")
     ] = 1.0,
@@ -425,7 +429,7 @@ def train_flip(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate, range_gate=range_gate),
             no_side_weight=no_side_weight, where_weight=where, where_terms=where_terms,
-            focus=_scene_weights(focus), scene_s=scene_seconds,
+            focus=_scene_weights(focus), scene_s=scene_seconds, train_only=tuple(train_only or ()),
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:

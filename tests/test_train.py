@@ -364,3 +364,22 @@ def test_average_with_a_fine_tune_that_added_a_term(tmp_path):
         assert torch.allclose(avg(fr, au), base(fr, au), atol=1e-5)
     r = runner.invoke(app, ["train", "average", str(tmp_path / "tuned.pt"), str(tmp_path / "base.pt"), "--out", str(tmp_path / "x.pt")])
     assert r.exit_code == 2 and "not the same network" in r.stderr and not (tmp_path / "x.pt").exists()
+
+
+def test_train_only_moves_the_named_parameters_and_nothing_else(tmp_path, quick_bank, monkeypatch):
+    """--train-only PREFIX: the other weights, batch-norm statistics included, stay as --init left them."""
+    monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
+    from stereofix.models import FlipConfig, FlipNet
+    from stereofix.weights import save_checkpoint
+
+    init = save_checkpoint(tmp_path / "init.pt", FlipNet(FlipConfig(sync=8, sync_gate=True)))
+    r = _train(tmp_path / "run", "--steps", "2", "--init", str(init), "--range-gate", "--train-only", "gate.", "--train-only", "range_gate.")
+    assert r.exit_code == 0, r.stderr
+    before = torch.load(init, weights_only=True)["state_dict"]
+    after = load_flip_model(tmp_path / "run" / "final.pt")[0].state_dict()
+    moved = {k for k, v in after.items() if k not in before or not torch.equal(v, before[k])}
+    assert moved and all(k.startswith(("gate.", "range_gate.")) for k in moved), moved
+    assert "gate.weight" in moved
+    r = _train(tmp_path / "bad", "--steps", "1", "--train-only", "no_such_layer.")
+    assert r.exit_code == 2 and "--train-only no_such_layer." in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "bad").exists()

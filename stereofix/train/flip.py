@@ -59,6 +59,9 @@ class TrainConfig:
     resume: bool = True
     # Scene-type weights replacing SCENE_WEIGHTS' (e.g. {"distractors": 0.3}): more of the hard types.
     focus: dict[str, float] | None = None
+    # Parameter-name prefixes that train (e.g. ("gate.", "range_gate.")); the rest, batch-norm
+    # statistics included, stay as --init left them. Empty: everything trains.
+    train_only: tuple[str, ...] = ()
     model: FlipConfig = field(default_factory=FlipConfig)
 
 
@@ -158,6 +161,32 @@ def _lr(step: int, tc: TrainConfig) -> float:
     return tc.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, tc.steps - warm)))
 
 
+def trainable_parameters(model: FlipNet, prefixes: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    """The parameters whose names start with one of `prefixes` (all of them when none is given);
+    the others are frozen. Training only the gate's heads asks what the network's existing codes can
+    tell when nothing else may move (README, Design notes).
+
+    Raises:
+        InputError: a prefix that names no parameter of this network.
+    """
+    if not prefixes:
+        return list(model.parameters())
+    named = dict(model.named_parameters())
+    for prefix in prefixes:
+        if not any(name.startswith(prefix) for name in named):
+            raise InputError(f"--train-only {prefix}: no parameter of this network starts with it")
+    for name, param in named.items():
+        param.requires_grad_(name.startswith(tuple(prefixes)))
+    return [param for param in named.values() if param.requires_grad]
+
+
+def freeze_batch_norm(model: FlipNet) -> None:
+    """Batch norms whose parameters are frozen keep their running statistics too (eval mode)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d) and not any(p.requires_grad for p in module.parameters()):
+            module.eval()
+
+
 def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = print) -> Path:
     """Run (or resume) a training run; returns the path of the final weights file."""
     from stereofix.weights import load_checkpoint, save_checkpoint
@@ -181,9 +210,10 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     if tc.model.sync_gate and not tc.model.sync:
         where = f"--init {tc.init} has no sync term" if tc.init is not None else "the sync term is needed"
         raise InputError(f"--sync-gate reads the sync term's evidence: {where}; add --sync 8")
-    tc.out.mkdir(parents=True, exist_ok=True)
     model = FlipNet(tc.model).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    trained = trainable_parameters(model, tc.train_only)  # an unknown prefix fails before anything is written
+    tc.out.mkdir(parents=True, exist_ok=True)
+    opt = torch.optim.AdamW(trained, lr=tc.lr, weight_decay=tc.weight_decay)
     step = 0
     best = float("inf")
     if resuming:
@@ -227,6 +257,8 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     aux_running: dict[str, list[float]] = {}
     while step < tc.steps:
         model.train()
+        if tc.train_only:
+            freeze_batch_norm(model)
         for _ in range(tc.fresh_per_step):
             pool.add(fresh())
         seen += tc.fresh_per_step

@@ -45,8 +45,10 @@ the picture's centre (columns folded left onto right: mirror-even). The leak tha
 kept is a sound well outside the frame (45-70 degrees) credited to a silent object well inside it,
 often on the other side, which turns the verdict into a confident `swapped`; the sound's placement
 alone (`audio_gate`) cannot say that, the attention alone cannot either, only the pair can.
-Zero-initialised; both symmetries kept. Trained from the ninth revision (stages 28-31, README) it
-learned the expected shape but small weights, and the same validation scenes leaked: not shipped.
+Zero-initialised; both symmetries kept. Trained with the whole network (stages 28-31, README) it
+learned the expected shape but small weights and did not ship; trained with only the gate's heads
+(stage 32, `train flip --train-only`) its weights grew, and its average with the ninth revision is
+the tenth (stage 33). The same validation scenes still leak, less sure.
 
 With `FlipConfig.onset` the audio side also reads level and phase differences weighted towards the
 sound's onsets (features.onset_cues), where a room's reflections have not yet blurred them. With

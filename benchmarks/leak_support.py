@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.infer import Analyzer  # noqa: E402
@@ -37,9 +36,10 @@ def clip_codes(an: Analyzer, inputs) -> dict[str, float]:
     fr = torch.from_numpy(inputs.frames).permute(0, 1, 4, 2, 3).float() / 255.0
     au, ft = torch.from_numpy(inputs.audio), torch.from_numpy(inputs.frame_offsets)
     with torch.inference_mode():
-        logits = m.predict(fr, au, frame_times=ft)
-        _, a = m(fr, au, return_parts=True, frame_times=ft)
-        _, b = m(fr.flip(-1), au.flip(1), return_parts=True, frame_times=ft)
+        # predict's logit is the mean of these two passes (tested in test_model.py): no third pass.
+        la, a = m(fr, au, return_parts=True, frame_times=ft)
+        lb, b = m(fr.flip(-1), au.flip(1), return_parts=True, frame_times=ft)
+    logits = 0.5 * (la + lb)
     p = float(torch.sigmoid(cal.clip_scale * logits.mean() / cal.window_temperature))
     gate = 0.5 * (a["gate_logit"].mean() + b["gate_logit"].mean())
     return {"conf": max(p, 1 - p), "gate": float(gate), "alpha": float(a["alpha"].norm(dim=-1).mean())}

@@ -495,7 +495,7 @@ def train_calibrate(
             if scores is not None:
                 save_scores(scores, by_folder, sha)
         cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]])
-        for key, what in (("decide_found", "clip"), ("window_decide_found", "window (so `mixed` will hardly ever be reported)")):
+        for key, what in (("decide_found", "clip"), ("segment_decide_found", "stretch (so `mixed` will hardly ever be reported)")):
             if not figures[key]:
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)
         meta = dict(load_checkpoint(weights).get("meta", {}))

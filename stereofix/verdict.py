@@ -7,6 +7,7 @@ weights file, so a retrained model brings its own.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, field
 
@@ -21,7 +22,10 @@ class Calibration:
     clip_scale: float = 1.0  # mean calibrated window logit * scale -> clip logit
     clip_bias: float = 0.0  # kept 0: swapping the channels must exactly flip the answer
     decide: float = 0.9  # clip probability needed to call ok / swapped
-    window_decide: float = 0.9  # window probability needed to count a window as clearly flipped/not
+    # Probability each stretch of a `mixed` file needs (a stretch's mean window logit, scaled like a
+    # clip's). Files calibrated before this existed carried a per-window threshold instead, which
+    # from_dict ignores: they get this default until recalibrated.
+    segment_decide: float = 0.9
     min_windows: int = 1  # scored windows needed before deciding anything
 
     @classmethod
@@ -60,28 +64,32 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 
 
+MAX_SEGMENTS = 3  # one flipped stretch anywhere in a file: at its start, its end or in between
+
+
 def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     """Pool window logits into ok / swapped / mixed / uncertain.
 
     Each window's logit is temperature-scaled into a probability. The clip logit is the scaled mean
     of the window logits (so it is exactly antisymmetric: swapping every window flips the verdict).
-    `mixed` needs at least two clearly flipped and two clearly unflipped windows, each group at least a
-    fifth of the scored windows, so one confused window cannot split a file.
+    `mixed` comes first: when the windows, in time order, split into two or three stretches that
+    alternate sides and each stretch on its own is as sure as `segment_decide`, the file is mixed,
+    whatever the mean says. A stretch needs at least two windows and a fifth of them, so one
+    confused window cannot split a file. Judging stretches rather than single windows is what
+    finds a half-swapped file whose one half is heard clearly and the other faintly: its mean
+    follows the loud half, and no single faint window is sure (README "Design notes").
     """
     for w in windows:
         if w.logit is not None:
             w.p_swapped = _sigmoid(w.logit / cal.window_temperature)
-    scored = [w for w in windows if w.logit is not None]
+    scored = sorted((w for w in windows if w.logit is not None), key=lambda w: w.start)
     if len(scored) < cal.min_windows or not scored:
         return Verdict("uncertain", None, None, windows, reason="no window with sound to judge")
-    mean = sum(w.logit / cal.window_temperature for w in scored) / len(scored)
-    p = _sigmoid(cal.clip_scale * mean + cal.clip_bias)
-    flipped = [w for w in scored if w.p_swapped >= cal.window_decide]
-    straight = [w for w in scored if w.p_swapped <= 1 - cal.window_decide]
-    share = max(2, math.ceil(0.2 * len(scored)))
-    if len(flipped) >= share and len(straight) >= share:
-        clear = len(flipped) + len(straight)
-        return Verdict("mixed", clear / len(scored), p, windows, _stretches(scored, cal.window_decide))
+    z = [w.logit / cal.window_temperature for w in scored]
+    p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
+    split = best_split(z, cal.clip_scale)
+    if split is not None and split[0] >= cal.segment_decide:
+        return Verdict("mixed", split[0], p, windows, _stretches(scored, split[1], z))
     if p >= cal.decide:
         return Verdict("swapped", p, p, windows)
     if p <= 1 - cal.decide:
@@ -89,24 +97,57 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     return Verdict("uncertain", None, p, windows, reason="evidence too weak to decide")
 
 
-def _stretches(scored: list[WindowScore], threshold: float) -> list[tuple[float, float]]:
-    """Runs of consecutive clearly flipped windows, as (start, end) stretches.
+def best_split(z: list[float], scale: float) -> tuple[float, tuple[int, ...]] | None:
+    """How the time-ordered calibrated window logits `z` best split into stretches of alternating
+    sides: (the least sure stretch's probability, the cut indices), or None when no split into
+    2..MAX_SEGMENTS such stretches exists.
 
-    Windows of a long file have gaps between them; a run's edges are put halfway between its outer
-    windows and their scored neighbours, which is where the evidence changes side.
+    For each number of stretches the cuts are where the windows change most (the split whose
+    stretch means explain most of the logits, as in least-squares change-point detection, so a faint
+    window at an edge goes to the side it leans to); of those splits the one whose least sure
+    stretch is surest is kept. A stretch's probability is the clip rule applied to it alone
+    (sigmoid(scale * mean)), so a file and its stretches are judged on one scale; calibration fits
+    how sure a stretch must be.
     """
-    ws = sorted(scored, key=lambda w: w.start)
+    n = len(z)
+    share = max(2, math.ceil(0.2 * n))
+    prefix = [0.0]
+    for x in z:
+        prefix.append(prefix[-1] + x)
+    best: tuple[float, tuple[int, ...]] | None = None
+    for k in range(1, MAX_SEGMENTS):
+        fitted: tuple[float, tuple[int, ...], list[float]] | None = None
+        for cuts in itertools.combinations(range(share, n - share + 1), k):
+            edges = (0, *cuts, n)
+            if any(b - a < share for a, b in zip(edges, edges[1:])):
+                continue
+            means = [(prefix[b] - prefix[a]) / (b - a) for a, b in zip(edges, edges[1:])]
+            if any(m1 * m2 >= 0 for m1, m2 in zip(means, means[1:])):
+                continue
+            explained = sum((b - a) * m * m for (a, b), m in zip(zip(edges, edges[1:]), means))
+            if fitted is None or explained > fitted[0]:
+                fitted = (explained, cuts, means)
+        if fitted is not None:
+            sure = min(_sigmoid(scale * abs(m)) for m in fitted[2])
+            if best is None or sure > best[0]:
+                best = (sure, fitted[1])
+    return best
+
+
+def _stretches(scored: list[WindowScore], cuts: tuple[int, ...], z: list[float]) -> list[tuple[float, float]]:
+    """The flipped stretches of a split, as (start, end) times.
+
+    Windows of a long file have gaps between them (and short files' windows overlap); a stretch's
+    edge is put halfway between the last window of one stretch and the first of the next, which
+    is where the evidence changes side.
+    """
+    n = len(scored)
+    edges = (0, *cuts, n)
     out: list[tuple[float, float]] = []
-    i = 0
-    while i < len(ws):
-        if ws[i].p_swapped < threshold:
-            i += 1
+    for a, b in zip(edges, edges[1:]):
+        if sum(z[a:b]) <= 0:
             continue
-        j = i
-        while j + 1 < len(ws) and ws[j + 1].p_swapped >= threshold:
-            j += 1
-        lo = ws[i].start if i == 0 else max(ws[i].start - 0.5 * max(0.0, ws[i].start - ws[i - 1].end), ws[i - 1].end)
-        hi = ws[j].end if j == len(ws) - 1 else min(ws[j].end + 0.5 * max(0.0, ws[j + 1].start - ws[j].end), ws[j + 1].start)
+        lo = scored[0].start if a == 0 else 0.5 * (scored[a - 1].end + scored[a].start)
+        hi = scored[-1].end if b == n else 0.5 * (scored[b - 1].end + scored[b].start)
         out.append((round(lo, 3), round(hi, 3)))
-        i = j + 1
     return out

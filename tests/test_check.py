@@ -36,7 +36,7 @@ def decisive(tmp_path_factory) -> str:
     """The shipped network with permissive thresholds: the pipeline's behaviour on real model
     outputs (mixed stretches, repair decisions) is tested apart from how cautious the shipped
     calibration is."""
-    return _recalibrated(tmp_path_factory.mktemp("w") / "decisive.pt", decide=0.55, window_decide=0.55)
+    return _recalibrated(tmp_path_factory.mktemp("w") / "decisive.pt", decide=0.55, segment_decide=0.55)
 
 
 def _check(*args: str) -> tuple[int, list[dict]]:

@@ -183,20 +183,24 @@ def test_fit_picks_thresholds_from_validation_scores():
     for i in range(40):
         for flipped in (False, True):
             sign = 1 if flipped else -1
-            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(sign * rng.uniform(2, 6, 9))))
-            scores.append(ClipScore(f"o{i}", "offscreen", 0, flipped, list(rng.normal(0, 0.3, 9))))
+            times = {"starts": [float(k) for k in range(9)], "ends": [k + 2.0 for k in range(9)], "duration": 10.0}
+            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(sign * rng.uniform(2, 6, 9)), **times))
+            scores.append(ClipScore(f"o{i}", "offscreen", 0, flipped, list(rng.normal(0, 0.3, 9)), **times))
     cal, figures = fit(scores)
     assert figures["val_clear_decided_accuracy"] == 1.0 and figures["val_clear_abstention"] == 0.0
     assert figures["val_abstain_types_decided"] <= 0.05
     assert 0.5 < cal.decide < 1 and cal.window_temperature > 0
-    assert figures["decide_found"] and figures["window_decide_found"]
+    assert figures["decide_found"] and figures["segment_decide_found"] and figures["val_clear_called_mixed"] == 0.0
+    # Exchanging the channels from 5 s on: 4 windows before, 4 after (the one across 5 s left out),
+    # each half as sure as the clip was, so every half-swapped copy is `mixed`.
+    assert figures["val_half_swapped_clips"] == 40 and figures["val_half_swapped_mixed"] == 1.0
     # Every clear clip is right, so accuracy alone allows the lowest threshold; the off-screen
     # clips' budget is what sets it.
     assert figures["decide_for_accuracy"] == 0.55 and figures["decide_for_leak"] == cal.decide
 
 
 def test_fit_says_when_no_threshold_meets_the_rule():
-    """The most confident clear windows are wrong: no window threshold keeps them 99% right, and fit says so."""
+    """The most confident clear clips are wrong: only deciding nothing keeps decided clips 99% right."""
     from stereofix.train.calibrate import ClipScore, fit
 
     rng = np.random.default_rng(1)
@@ -209,9 +213,27 @@ def test_fit_says_when_no_threshold_meets_the_rule():
                 logits = list(-sign * rng.uniform(10, 14, 9))
             scores.append(ClipScore(f"c{i}", "single", 1, flipped, logits))
     cal, figures = fit(scores)
-    assert not figures["window_decide_found"] and cal.window_decide == 0.995
-    # The clip rule is then met only by deciding nothing at all.
     assert figures["val_clear_abstention"] == 1.0
+
+
+def test_fit_says_when_no_stretch_threshold_keeps_clear_clips_whole():
+    """A quarter of the clear clips change sides half-way, surely: any stretch threshold calls more
+    than MIXED_BUDGET of them `mixed`, so fit says none was found and uses the grid's top."""
+    from stereofix.train.calibrate import ClipScore, fit
+
+    rng = np.random.default_rng(2)
+    scores = []
+    for i in range(40):
+        for flipped in (False, True):
+            sign = 1 if flipped else -1
+            logits = sign * rng.uniform(2, 6, 10)
+            if i % 4 == 0:
+                logits[:5], logits[5:] = sign * rng.uniform(8, 12, 5), -sign * rng.uniform(8, 12, 5)
+            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(logits)))
+    cal, figures = fit(scores)
+    assert not figures["segment_decide_found"] and cal.segment_decide == 0.995
+    assert figures["val_clear_called_mixed"] > 0.2
+    assert figures["val_half_swapped_clips"] == 0  # no window times: nothing to simulate
 
 
 def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):

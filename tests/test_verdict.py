@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from stereofix.verdict import Calibration, WindowScore, decide
 from stereofix.windows import frame_times, plan_windows
 
-CAL = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, window_decide=0.9)
+CAL = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, segment_decide=0.9)
 
 
 def _windows(logits):
@@ -39,6 +41,26 @@ def test_mixed_reports_flipped_stretches():
 
 def test_one_confused_window_does_not_make_mixed():
     assert decide(_windows([-5, -4, -6, 5, -4, -6]), CAL).verdict == "ok"
+
+
+def test_a_faintly_heard_flipped_half_still_makes_the_file_mixed():
+    """The mean follows the loud half (ok, surely); no flipped window is sure alone, their stretch is."""
+    cal = Calibration(window_temperature=1.0, clip_scale=2.0, decide=0.9, segment_decide=0.9)
+    ws = _windows([-8, -7, -9, -8, 1.2, 1.4, 1.3, 1.5])
+    assert all(w < 0.9 for w in [1 / (1 + math.exp(-x)) for x in (1.2, 1.4, 1.3, 1.5)])
+    v = decide(ws, cal)
+    assert v.verdict == "mixed" and v.stretches == [(8.0, 16.0)]
+    assert 0.9 <= v.probability < 1 and v.p_swapped < 0.1
+
+
+def test_a_flipped_stretch_in_the_middle_is_found_and_timed():
+    v = decide(_windows([-6, -5, -6, 5, 6, 5, -6, -5, -6]), CAL)
+    assert v.verdict == "mixed" and v.stretches == [(6.0, 12.0)]
+
+
+def test_windows_are_judged_in_time_order():
+    ws = _windows([-5, -4, -6, 5, 4, 6])
+    assert decide(list(reversed(ws)), CAL).stretches == [(6.0, 12.0)]
 
 
 def test_silent_windows_are_skipped():

@@ -9,8 +9,15 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
 3. the decision threshold is the smallest that keeps decided clips with a clear-sided visible source
    at least TARGET_ACCURACY right and lets at most ABSTAIN_LEAK of the clips that must abstain
    (centred, off-screen, dual-mono, noise-only) through as `ok` or `swapped`;
-4. the window threshold (used to find `mixed` stretches) is the smallest that keeps clear windows
-   at least TARGET_ACCURACY right.
+4. the stretch threshold (a file is `mixed` when its windows split into stretches of alternating
+   sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
+   clear-sided clips `mixed`; it is fitted before the decision threshold, and must-abstain clips
+   called `mixed` count against that one's budget.
+
+Half-swapped copies of the clear-sided clips are simulated from the window times (windows after
+the half negated: the logit is exactly antisymmetric; windows across it left out) and their
+verdicts reported, as the benchmark's real half-swapped files are: the rule does not choose with
+them, a candidate's figures on them are read beside it (README "Design notes").
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, WindowInputs, check, prepare, score_windows
 from stereofix.windows import MAX_WINDOWS, Window
-from stereofix.verdict import Calibration
+from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict
 
 ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
 # "A clear-sided visible source": one visible sounding source (possibly moving, possibly among silent
@@ -45,6 +52,9 @@ TARGET_ACCURACY = 0.99
 # (5% until flip-v1's third revision; on the validation clips 2% costs that model 2 points of
 # abstention, README "Design notes".)
 ABSTAIN_LEAK = 0.02
+# At most 2% of the clear-sided clips may be called `mixed`: each one is a file `repair` leaves alone
+# (or, with --segments, half-repairs), so it is priced like the must-abstain budget.
+MIXED_BUDGET = 0.02
 THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
 
 
@@ -55,6 +65,9 @@ class ClipScore:
     side: int
     flipped: bool
     logits: list[float]  # raw window logits (silent windows left out)
+    starts: list[float] = field(default_factory=list)  # those windows' times, seconds
+    ends: list[float] = field(default_factory=list)
+    duration: float = 0.0  # the clip's, seconds (0: unknown)
 
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
@@ -78,13 +91,14 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     scenes = manifest["scenes"]
     for i, sc in enumerate(scenes):
         if cache is None:
-            r = check(folder / sc["file"], analyzer)
-            logits = [w.logit for w in r.verdict.windows if w.logit is not None]
+            windows = check(folder / sc["file"], analyzer).verdict.windows
         else:
-            inputs = cached_inputs(folder / sc["file"], analyzer, cache)
-            logits = [w.logit for w in score_windows(inputs, analyzer) if w.logit is not None]
+            windows = score_windows(cached_inputs(folder / sc["file"], analyzer, cache), analyzer)
+        live = [w for w in windows if w.logit is not None]
+        logits, starts, ends = [w.logit for w in live], [w.start for w in live], [w.end for w in live]
         for flipped in (False, True):
-            out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped, [-x for x in logits] if flipped else logits))
+            out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped,
+                                 [-x for x in logits] if flipped else logits, starts, ends, float(sc.get("duration_s", 0.0))))
         if progress:
             progress(i + 1, len(scenes))
     return out
@@ -140,7 +154,8 @@ def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
     if body.get("weights_sha256") != weights_sha256:
         return {}
     if "by_folder" in body:
-        return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items()}
+        # Scores saved before the window times were kept are rescored (half-swapped copies need them).
+        return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items() if all("ends" in c for c in v)}
     clips, out, i = body.get("clips", []), {}, 0
     for folder in body.get("folders", []):
         try:
@@ -177,47 +192,78 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
+    split_sure = np.array([_split_sure(np.array(s.logits) / temperature, clip_scale) for s in scored])
+    segment_decide, segment_found = THRESHOLDS[-1], False
+    for t in THRESHOLDS:
+        if _share(split_sure[clear] >= t) <= MIXED_BUDGET and _share(split_sure[abstain] >= t) <= ABSTAIN_LEAK:
+            segment_decide, segment_found = float(t), True
+            break
+    mixed = split_sure >= segment_decide
     decide, decide_found = THRESHOLDS[-1], False
     # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
     for_accuracy = for_leak = None
     for t in THRESHOLDS:
-        decided = np.maximum(p, 1 - p) >= t
+        decided = ~mixed & (np.maximum(p, 1 - p) >= t)
         acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
-        leak_ok = (decided[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
+        leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
         if acc_ok and for_accuracy is None:
             for_accuracy = float(t)
         if leak_ok and for_leak is None:
             for_leak = float(t)
         if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
+    cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide)
+    decided = ~mixed & (np.maximum(p, 1 - p) >= decide)
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
-    window_decide, window_found = THRESHOLDS[-1], False
-    for t in THRESHOLDS:
-        conf = np.maximum(wp, 1 - wp) >= t
-        if (win_clear & conf).any() and win_correct[win_clear & conf].mean() >= TARGET_ACCURACY:
-            window_decide, window_found = float(t), True
-            break
-    cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, window_decide=window_decide)
-    decided = np.maximum(p, 1 - p) >= decide
+    halves = [_verdict(h, cal) for h in (half_swapped(s) for s in scored if is_clear(s.scene_type, s.side) and not s.flipped) if h]
     figures = {
         "val_clips": len(scored),
         "window_temperature": round(temperature, 4),
         "clip_scale": round(clip_scale, 4),
         "decide": decide,
-        "window_decide": window_decide,
-        # False: no threshold on the grid meets the rule, and the grid's top is used. For the window
-        # threshold that means `mixed` is almost never reported (stage 5: README "Design notes").
+        "segment_decide": segment_decide,
+        # False: no threshold on the grid meets the rule, and the grid's top is used. For the stretch
+        # threshold that means `mixed` is hardly ever reported.
         "decide_found": decide_found,
         # The thresholds the accuracy target and the must-abstain budget would each need alone: the
         # larger one is what costs abstention, and so what a better model must fix.
         "decide_for_accuracy": for_accuracy,
         "decide_for_leak": for_leak,
-        "window_decide_found": window_found,
+        "segment_decide_found": segment_found,
         "val_clear_decided_accuracy": float(correct[clear & decided].mean()) if (clear & decided).any() else None,
         "val_clear_abstention": float(1 - decided[clear].mean()) if clear.any() else None,
-        "val_abstain_types_decided": float(decided[abstain].mean()) if abstain.any() else None,
+        "val_clear_called_mixed": float(mixed[clear].mean()) if clear.any() else None,
+        "val_abstain_types_decided": float((decided | mixed)[abstain].mean()) if abstain.any() else None,
         "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
+        # Simulated half-swapped copies of the clear-sided clips: their verdicts, reported, not fitted.
+        "val_half_swapped_clips": len(halves),
+        "val_half_swapped_mixed": halves.count("mixed") / len(halves) if halves else None,
+        "val_half_swapped_decided_whole": sum(v in ("ok", "swapped") for v in halves) / len(halves) if halves else None,
     }
     return cal, figures
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(mask.mean()) if mask.size else 0.0
+
+
+def _split_sure(z: np.ndarray, scale: float) -> float:
+    split = best_split(z.tolist(), scale)
+    return split[0] if split is not None else 0.0
+
+
+def half_swapped(s: ClipScore) -> list[WindowScore]:
+    """The clip's windows as its copy with the channels exchanged from half its length on would give
+    them: later windows negated (the logit is exactly antisymmetric), windows across the half left out
+    (their mixture of both orders is not in the scores). [] without window times."""
+    if not s.ends or s.duration <= 0:
+        return []
+    half = s.duration / 2
+    return [WindowScore(a, b, lg if b <= half else -lg, None)
+            for a, b, lg in zip(s.starts, s.ends, s.logits) if b <= half or a >= half]
+
+
+def _verdict(windows: list[WindowScore], cal: Calibration) -> str:
+    return decide_verdict(windows, cal).verdict

@@ -51,6 +51,21 @@ def test_shipped_model_never_calls_the_examples_the_wrong_way():
     assert ok["p_swapped"] == pytest.approx(1 - swapped["p_swapped"], abs=0.05)  # the answer flips
 
 
+def test_shipped_model_does_not_decide_a_half_swapped_example_as_a_whole(tmp_path):
+    """The case the stretch rule is for: one half heard more clearly than the other. With the shipped
+    calibration the file is `mixed` (its flipped stretch in the second half) or `uncertain`, never one
+    verdict for the whole file, which `repair` would act on."""
+    from stereofix.media.rewrite import SwapChannels, rewrite
+
+    half = tmp_path / "half.mp4"
+    rewrite(LEFT, half, SwapChannels(ranges=((4.0, 100.0),)))
+    _, (out,) = _check(str(half))
+    assert out["verdict"] in ("mixed", "uncertain"), out
+    if out["verdict"] == "mixed":
+        (start, end), = out["stretches"]
+        assert 2.5 <= start <= 5.5 and end == pytest.approx(out["duration"], abs=0.1)
+
+
 def test_exchanging_the_channels_negates_every_window_logit():
     """What calibration relies on to score each validation clip once for both orientations."""
     from stereofix.infer import Analyzer, check

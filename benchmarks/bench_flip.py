@@ -12,6 +12,8 @@ runs the real CLI (`stereofix check --json`) over all of them and reports:
 - per scene type: verdict counts;
 - for the types that must abstain (centred, off-screen, dual-mono, noise-only): how many were called
   `ok`/`swapped` and with what probability;
+- the half-swapped copies' verdicts and, for those called `mixed`, whether the one stretch reported
+  runs to the end and how far its start is from the true change;
 - the real clips in ../shared/realclips, as recorded and exchanged.
 """
 
@@ -24,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from stereofix.train.calibrate import ABSTAIN_TYPES, is_clear
 
@@ -82,6 +86,8 @@ def main() -> None:
     win_right = win_total = 0
     abstain_confident = []
     mixed_counts: collections.Counter = collections.Counter()
+    stretch_right: list[bool] = []
+    stretch_start_error: list[float] = []
     files = []  # every file's verdict, so wrong answers and leaks can be named without re-running the CLI
     for variant, rows in results.items():
         for r in rows:
@@ -91,6 +97,11 @@ def main() -> None:
             files.append({"variant": variant, "file": sc["file"], "scene_type": t, "side": sc["side"], "verdict": v, "p_swapped": r["p_swapped"]})
             if variant == "mixed":
                 mixed_counts[v] += 1
+                if v == "mixed":  # exchanged from half the length to the end: one stretch, there
+                    half, dur = sc["duration_s"] / 2, sc["duration_s"]
+                    st = r["stretches"]
+                    stretch_right.append(len(st) == 1 and abs(st[0][1] - dur) < 0.1)
+                    stretch_start_error.extend(abs(a - half) for a, _ in st[:1])
                 continue
             per_type[t][v] += 1
             if sc["side"] != 0 and v in ("ok", "swapped"):
@@ -119,6 +130,11 @@ def main() -> None:
         "abstain_types_total": abstain_total,
         "abstain_types_max_probability": max((p for *_, p in abstain_confident), default=None),
         "mixed_verdicts": dict(mixed_counts),
+        # Of the half-swapped files called mixed: how many report one stretch ending at the file's
+        # end, and how far (s) the first stretch's start is from the true change.
+        "mixed_one_stretch_to_the_end": sum(stretch_right),
+        "mixed_stretch_start_error_s": {"median": float(np.median(stretch_start_error)), "max": max(stretch_start_error)}
+        if stretch_start_error else None,
         "per_type": {t: dict(c) for t, c in sorted(per_type.items())},  # _decided/_right: side != 0 only
         "check_seconds_all_files": round(elapsed, 1),
         "files": files,
@@ -143,7 +159,8 @@ def main() -> None:
           f"abstention {pct(figures['abstention_clear'])}, window accuracy {pct(figures['window_accuracy_clear'])}")
     print(f"  must-abstain types called ok/swapped: {len(abstain_confident)} of {abstain_total} "
           f"(max p {figures['abstain_types_max_probability']})")
-    print(f"  mixed copies: {dict(mixed_counts)}")
+    print(f"  mixed copies: {dict(mixed_counts)}; of those called mixed, {figures['mixed_one_stretch_to_the_end']} report one "
+          f"stretch to the end, start off the true change by {figures['mixed_stretch_start_error_s']} s")
     print("  | scene type | files | ok | swapped | mixed | uncertain | not-spatial | other | accuracy on decided (side != 0) |")
     print("  |---|---|---|---|---|---|---|---|---|")
     named = ("ok", "swapped", "mixed", "uncertain", "not-spatial")

@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 VERDICTS = ("ok", "swapped", "mixed", "uncertain", "not-spatial", "polarity", "no-audio", "no-video")
+MAX_SEGMENTS = 3  # a `mixed` file's stretches: one flipped stretch at its start, its end or in between
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,6 @@ class Verdict:
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
-
-
-MAX_SEGMENTS = 3  # one flipped stretch anywhere in a file: at its start, its end or in between
 
 
 def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:

@@ -192,7 +192,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
-    split_sure = np.array([_split_sure(np.array(s.logits) / temperature, clip_scale) for s in scored])
+    split_sure = np.array([_split_sure(_in_time_order(s) / temperature, clip_scale) for s in scored])
     segment_decide, segment_found = THRESHOLDS[-1], False
     for t in THRESHOLDS:
         if _share(split_sure[clear] >= t) <= MIXED_BUDGET and _share(split_sure[abstain] >= t) <= ABSTAIN_LEAK:
@@ -247,6 +247,12 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
 
 def _share(mask: np.ndarray) -> float:
     return float(mask.mean()) if mask.size else 0.0
+
+
+def _in_time_order(s: ClipScore) -> np.ndarray:
+    """The clip's window logits in the order `verdict.decide` reads them (by start time)."""
+    logits = np.array(s.logits)
+    return logits[np.argsort(s.starts, kind="stable")] if len(s.starts) == len(logits) else logits
 
 
 def _split_sure(z: np.ndarray, scale: float) -> float:

@@ -27,6 +27,10 @@ class Calibration:
     # clip's). Files calibrated before this existed carried a per-window threshold instead, which
     # from_dict ignores: they get this default until recalibrated.
     segment_decide: float = 0.9
+    # The probability given with `mixed`: sigmoid(mixed_scale * logit(least sure stretch) + mixed_bias),
+    # fitted on how often the validation clips' `mixed` verdicts were right (identity: not fitted).
+    mixed_scale: float = 1.0
+    mixed_bias: float = 0.0
     min_windows: int = 1  # scored windows needed before deciding anything
 
     @classmethod
@@ -87,12 +91,18 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
     split = best_split(z, cal.clip_scale)
     if split is not None and split[0] >= cal.segment_decide:
-        return Verdict("mixed", split[0], p, windows, _stretches(scored, split[1], z))
+        return Verdict("mixed", mixed_probability(split[0], cal), p, windows, _stretches(scored, split[1], z))
     if p >= cal.decide:
         return Verdict("swapped", p, p, windows)
     if p <= 1 - cal.decide:
         return Verdict("ok", 1 - p, p, windows)
     return Verdict("uncertain", None, p, windows, reason="evidence too weak to decide")
+
+
+def mixed_probability(sure: float, cal: Calibration) -> float:
+    """That a `mixed` verdict is right, from how sure its least sure stretch is (calibrate fits the map)."""
+    sure = min(max(sure, 1e-12), 1 - 1e-12)
+    return _sigmoid(cal.mixed_scale * math.log(sure / (1 - sure)) + cal.mixed_bias)
 
 
 def best_split(z: list[float], scale: float) -> tuple[float, tuple[int, ...]] | None:

@@ -216,24 +216,55 @@ def test_fit_says_when_no_threshold_meets_the_rule():
     assert figures["val_clear_abstention"] == 1.0
 
 
-def test_fit_says_when_no_stretch_threshold_keeps_clear_clips_whole():
-    """A quarter of the clear clips change sides half-way, surely: any stretch threshold calls more
-    than MIXED_BUDGET of them `mixed`, so fit says none was found and uses the grid's top."""
-    from stereofix.train.calibrate import ClipScore, fit
+def _clear_scenes(seed: int, spread: tuple[float, float], change, **times) -> list:
+    """40 clear-sided scenes in both orientations, 10 windows each, all sure of the right side, but
+    every fourth scene's windows altered by change(logits, sign, rng)."""
+    from stereofix.train.calibrate import ClipScore
 
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     scores = []
     for i in range(40):
         for flipped in (False, True):
             sign = 1 if flipped else -1
-            logits = sign * rng.uniform(2, 6, 10)
+            logits = sign * rng.uniform(*spread, 10)
             if i % 4 == 0:
-                logits[:5], logits[5:] = sign * rng.uniform(8, 12, 5), -sign * rng.uniform(8, 12, 5)
-            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(logits)))
-    cal, figures = fit(scores)
+                change(logits, sign, rng)
+            scores.append(ClipScore(f"c{i}", "single", 1, flipped, list(logits), **times))
+    return scores
+
+
+def test_fit_says_when_no_stretch_threshold_keeps_clear_clips_whole():
+    """A quarter of the clear clips change sides half-way, surely: any stretch threshold calls more
+    than MIXED_BUDGET of them `mixed`, so fit says none was found and uses the grid's top."""
+    from stereofix.train.calibrate import fit
+
+    def change(logits, sign, rng):
+        logits[:5], logits[5:] = sign * rng.uniform(8, 12, 5), -sign * rng.uniform(8, 12, 5)
+
+    cal, figures = fit(_clear_scenes(2, (2, 6), change))
     assert not figures["segment_decide_found"] and cal.segment_decide == 0.995
     assert figures["val_clear_called_mixed"] > 0.2
     assert figures["val_half_swapped_clips"] == 0  # no window times: nothing to simulate
+
+
+def test_fit_maps_how_sure_a_split_is_to_how_often_mixed_is_right():
+    """A quarter of the clear scenes change sides surely half-way though nothing was exchanged (so
+    `mixed` is wrong there); the half-swapped copies of the rest are `mixed` rightly. The probability
+    given with `mixed` then says how often that was right, not how sure the split looked."""
+    from stereofix.train.calibrate import clip_verdicts, fit, half_swapped
+    from stereofix.verdict import decide
+
+    def change(logits, sign, rng):
+        logits[5:] = -sign * rng.uniform(3, 6, 5)
+
+    times = {"starts": [float(k) for k in range(10)], "ends": [k + 1.0 for k in range(10)], "duration": 10.0}
+    scores = _clear_scenes(3, (3, 6), change, **times)
+    cal, figures = fit(scores)
+    assert figures["val_mixed_called"] == 20 + 30 and figures["val_mixed_right"] == pytest.approx(0.6)
+    assert figures["mixed_scale"] is not None and cal.mixed_scale > 0
+    given = [v.probability for v in clip_verdicts(scores, cal) if v.verdict == "mixed"]
+    given += [v.probability for v in (decide(half_swapped(s), cal) for s in scores if not s.flipped) if v.verdict == "mixed"]
+    assert np.mean(given) == pytest.approx(0.6, abs=0.1)  # the surest splits were right only 60% of the time
 
 
 def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):

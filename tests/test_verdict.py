@@ -58,6 +58,14 @@ def test_a_flipped_stretch_in_the_middle_is_found_and_timed():
     assert v.verdict == "mixed" and v.stretches == [(6.0, 12.0)]
 
 
+def test_mixed_probability_is_the_fitted_map_of_the_least_sure_stretch():
+    ws = _windows([-6, -5, -6, 5, 6, 5])
+    sure = 1 / (1 + math.exp(-5 - 1 / 3))  # the flipped stretch's mean, 16/3, is the less sure one
+    assert decide(ws, CAL).probability == pytest.approx(sure)
+    mapped = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, segment_decide=0.9, mixed_scale=0.5, mixed_bias=-1.0)
+    assert decide(ws, mapped).probability == pytest.approx(1 / (1 + math.exp(-(0.5 * (16 / 3) - 1.0))))
+
+
 def test_windows_are_judged_in_time_order():
     ws = _windows([-5, -4, -6, 5, 4, 6])
     assert decide(list(reversed(ws)), CAL).stretches == [(6.0, 12.0)]

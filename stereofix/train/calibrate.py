@@ -12,7 +12,9 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
 4. the stretch threshold (a file is `mixed` when its windows split into stretches of alternating
    sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
    clear-sided clips `mixed`; it is fitted before the decision threshold, and must-abstain clips
-   called `mixed` count against that one's budget.
+   called `mixed` count against that one's budget;
+5. the probability given with `mixed` is mapped, sigmoid(a * logit(least sure stretch) + b), to how
+   often the validation clips' `mixed` verdicts were right (below); it changes no verdict.
 
 Half-swapped copies of the clear-sided clips are simulated from the window times (windows after
 the half negated: the logit is exactly antisymmetric; windows across it left out) and their
@@ -27,7 +29,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -217,7 +219,17 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
-    halves = [_verdict(h, cal) for h in (half_swapped(s) for s in scored if is_clear(s.scene_type, s.side) and not s.flipped) if h]
+    half_clips = [s for s in scored if is_clear(s.scene_type, s.side) and not s.flipped and half_swapped(s)]
+    halves = [decide_verdict(half_swapped(s), cal) for s in half_clips]
+    # How often `mixed` is right, by how sure it was: wrong on every clear-sided clip (nothing in them
+    # is exchanged), right on a half-swapped copy when its flipped stretches cover the exchanged half
+    # (overlap over union at least 1/2). The mix is this set's: one half-swapped copy per two clear clips.
+    called = [(v.probability, False) for v, c in zip(clip_verdicts(scored, cal), clear) if c and v.verdict == "mixed"]
+    called += [(v.probability, stretches_right(v.stretches, h)) for v, h in zip(halves, half_clips) if v.verdict == "mixed"]
+    mixed_fit = _fit_platt(np.array([_logit(q) for q, _ in called]), np.array([float(r) for _, r in called]))
+    if mixed_fit is not None:
+        cal = replace(cal, mixed_scale=mixed_fit[0], mixed_bias=mixed_fit[1])
+    halves_v = [v.verdict for v in halves]
     figures = {
         "val_clips": len(scored),
         "window_temperature": round(temperature, 4),
@@ -238,9 +250,15 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         "val_abstain_types_decided": float((decided | mixed)[abstain].mean()) if abstain.any() else None,
         "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
         # Simulated half-swapped copies of the clear-sided clips: their verdicts, reported, not fitted.
-        "val_half_swapped_clips": len(halves),
-        "val_half_swapped_mixed": halves.count("mixed") / len(halves) if halves else None,
-        "val_half_swapped_decided_whole": sum(v in ("ok", "swapped") for v in halves) / len(halves) if halves else None,
+        "val_half_swapped_clips": len(halves_v),
+        "val_half_swapped_mixed": halves_v.count("mixed") / len(halves_v) if halves_v else None,
+        "val_half_swapped_decided_whole": sum(v in ("ok", "swapped") for v in halves_v) / len(halves_v) if halves_v else None,
+        # The `mixed` verdicts above and on the clear-sided clips: how many, how many right, and the
+        # map from how sure the least sure stretch is to the probability given (None: too few to fit).
+        "val_mixed_called": len(called),
+        "val_mixed_right": sum(r for _, r in called) / len(called) if called else None,
+        "mixed_scale": round(mixed_fit[0], 4) if mixed_fit else None,
+        "mixed_bias": round(mixed_fit[1], 4) if mixed_fit else None,
     }
     return cal, figures
 
@@ -271,5 +289,38 @@ def half_swapped(s: ClipScore) -> list[WindowScore]:
             for a, b, lg in zip(s.starts, s.ends, s.logits) if b <= half or a >= half]
 
 
-def _verdict(windows: list[WindowScore], cal: Calibration) -> str:
-    return decide_verdict(windows, cal).verdict
+def clip_verdicts(scored: list[ClipScore], cal: Calibration) -> list:
+    """Each clip's verdict by `cal`, from its scored windows (times, where kept)."""
+    out = []
+    for s in scored:
+        starts = s.starts if len(s.starts) == len(s.logits) else [float(i) for i in range(len(s.logits))]
+        ends = s.ends if len(s.ends) == len(s.logits) else [a + 1.0 for a in starts]
+        out.append(decide_verdict([WindowScore(a, b, lg, None) for a, b, lg in zip(starts, ends, s.logits)], cal))
+    return out
+
+
+def stretches_right(stretches: list[tuple[float, float]], s: ClipScore) -> bool:
+    """Whether a half-swapped copy's reported flipped stretches cover its exchanged half: their overlap
+    with [half, end] is at least half of the two together."""
+    half, end = s.duration / 2, max(s.ends)
+    inter = sum(max(0.0, min(b, end) - max(a, half)) for a, b in stretches)
+    union = sum(b - a for a, b in stretches) + (end - half) - inter
+    return union > 0 and inter / union >= 0.5
+
+
+def _logit(q: float) -> float:
+    q = min(max(q, 1e-12), 1 - 1e-12)
+    return math.log(q / (1 - q))
+
+
+def _fit_platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) minimising the log-loss of sigmoid(a * x + b) on a grid (a > 0 keeps the order: a surer
+    split never gets a lower probability); None with fewer than 20 points or only one outcome."""
+    if len(x) < 20 or y.min() == y.max():
+        return None
+    a = np.exp(np.linspace(math.log(0.01), math.log(3.0), 120))[:, None, None]
+    b = np.linspace(-6.0, 6.0, 241)[None, :, None]
+    z = np.clip(a * x[None, None, :] + b, -60, 60)
+    loss = np.mean(np.logaddexp(0, z) - y * z, axis=-1)
+    ia, ib = np.unravel_index(int(np.argmin(loss)), loss.shape)
+    return float(a[ia, 0, 0]), float(b[0, ib, 0])

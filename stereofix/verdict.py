@@ -91,7 +91,8 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
     split = best_split(z, cal.clip_scale)
     if split is not None and split[0] >= cal.segment_decide:
-        return Verdict("mixed", mixed_probability(split[0], cal), p, windows, _stretches(scored, split[1], z))
+        outer = (min(w.start for w in windows), max(w.end for w in windows))
+        return Verdict("mixed", mixed_probability(split[0], cal), p, windows, _stretches(scored, split[1], z, outer))
     if p >= cal.decide:
         return Verdict("swapped", p, p, windows)
     if p <= 1 - cal.decide:
@@ -142,12 +143,15 @@ def best_split(z: list[float], scale: float) -> tuple[float, tuple[int, ...]] | 
     return best
 
 
-def _stretches(scored: list[WindowScore], cuts: tuple[int, ...], z: list[float]) -> list[tuple[float, float]]:
+def _stretches(scored: list[WindowScore], cuts: tuple[int, ...], z: list[float],
+               outer: tuple[float, float]) -> list[tuple[float, float]]:
     """The flipped stretches of a split, as (start, end) times.
 
     Windows of a long file have gaps between them (and short files' windows overlap); a stretch's
     edge is put halfway between the last window of one stretch and the first of the next, which
-    is where the evidence changes side.
+    is where the evidence changes side. The first and last stretches run to the outermost windows
+    read, silent ones included (the plan spans the whole file), so `repair --segments` also
+    exchanges a flipped file's quiet tail, as nothing says the side changed there.
     """
     n = len(scored)
     edges = (0, *cuts, n)
@@ -155,7 +159,7 @@ def _stretches(scored: list[WindowScore], cuts: tuple[int, ...], z: list[float])
     for a, b in zip(edges, edges[1:]):
         if sum(z[a:b]) <= 0:
             continue
-        lo = scored[0].start if a == 0 else 0.5 * (scored[a - 1].end + scored[a].start)
-        hi = scored[-1].end if b == n else 0.5 * (scored[b - 1].end + scored[b].start)
+        lo = outer[0] if a == 0 else 0.5 * (scored[a - 1].end + scored[a].start)
+        hi = outer[1] if b == n else 0.5 * (scored[b - 1].end + scored[b].start)
         out.append((round(lo, 3), round(hi, 3)))
     return out

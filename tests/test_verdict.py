@@ -66,6 +66,11 @@ def test_mixed_probability_is_the_fitted_map_of_the_least_sure_stretch():
     assert decide(ws, mapped).probability == pytest.approx(1 / (1 + math.exp(-(0.5 * (16 / 3) - 1.0))))
 
 
+def test_a_flipped_stretch_at_the_end_runs_over_the_silent_windows_after_it():
+    ws = _windows([-5, -4, -6, 5, 4, 6, None])
+    assert decide(ws, CAL).stretches == [(6.0, 14.0)]
+
+
 def test_windows_are_judged_in_time_order():
     ws = _windows([-5, -4, -6, 5, 4, 6])
     assert decide(list(reversed(ws)), CAL).stretches == [(6.0, 12.0)]

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stereofix.train.calibrate import ClipScore, half_swapped, is_clear, stretches_right  # noqa: E402
-from stereofix.verdict import Calibration, WindowScore, decide  # noqa: E402
+from stereofix.train.calibrate import ClipScore, half_swapped, is_clear, stretches_right, windows_of  # noqa: E402
+from stereofix.verdict import Calibration, decide  # noqa: E402
 from stereofix.weights import REPO_WEIGHTS, load_checkpoint  # noqa: E402
 
 BANDS = ((0.5, 0.95), (0.95, 0.99), (0.99, 1.01))
@@ -46,7 +46,7 @@ def main() -> None:
             s = ClipScore(**c)
             if not s.logits or not s.ends or not is_clear(s.scene_type, s.side):
                 continue
-            v = decide([WindowScore(a, b, lg, None) for a, b, lg in zip(s.starts, s.ends, s.logits)], cal)
+            v = decide(windows_of(s), cal)
             if v.verdict == "mixed":
                 called.append(("clear-sided", v.probability, False))
             if s.flipped:

@@ -100,10 +100,15 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     return Verdict("uncertain", None, p, windows, reason="evidence too weak to decide")
 
 
+def logit(q: float) -> float:
+    """log(q / (1 - q)), with q kept off 0 and 1 so a saturated probability stays finite."""
+    q = min(max(q, 1e-12), 1 - 1e-12)
+    return math.log(q / (1 - q))
+
+
 def mixed_probability(sure: float, cal: Calibration) -> float:
     """That a `mixed` verdict is right, from how sure its least sure stretch is (calibrate fits the map)."""
-    sure = min(max(sure, 1e-12), 1 - 1e-12)
-    return _sigmoid(cal.mixed_scale * math.log(sure / (1 - sure)) + cal.mixed_bias)
+    return _sigmoid(cal.mixed_scale * logit(sure) + cal.mixed_bias)
 
 
 def best_split(z: list[float], scale: float) -> tuple[float, tuple[int, ...]] | None:

@@ -251,7 +251,7 @@ def test_fit_maps_how_sure_a_split_is_to_how_often_mixed_is_right():
     """A quarter of the clear scenes change sides surely half-way though nothing was exchanged (so
     `mixed` is wrong there); the half-swapped copies of the rest are `mixed` rightly. The probability
     given with `mixed` then says how often that was right, not how sure the split looked."""
-    from stereofix.train.calibrate import clip_verdicts, fit, half_swapped
+    from stereofix.train.calibrate import fit, half_swapped, windows_of
     from stereofix.verdict import decide
 
     def change(logits, sign, rng):
@@ -262,7 +262,7 @@ def test_fit_maps_how_sure_a_split_is_to_how_often_mixed_is_right():
     cal, figures = fit(scores)
     assert figures["val_mixed_called"] == 20 + 30 and figures["val_mixed_right"] == pytest.approx(0.6)
     assert figures["mixed_scale"] is not None and cal.mixed_scale > 0
-    given = [v.probability for v in clip_verdicts(scores, cal) if v.verdict == "mixed"]
+    given = [v.probability for v in (decide(windows_of(s), cal) for s in scores) if v.verdict == "mixed"]
     given += [v.probability for v in (decide(half_swapped(s), cal) for s in scores if not s.flipped) if v.verdict == "mixed"]
     assert np.mean(given) == pytest.approx(0.6, abs=0.1)  # the surest splits were right only 60% of the time
 

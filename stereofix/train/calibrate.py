@@ -37,7 +37,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, WindowInputs, check, prepare, score_windows
 from stereofix.windows import MAX_WINDOWS, Window
-from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict
+from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
 
 ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
 # "A clear-sided visible source": one visible sounding source (possibly moving, possibly among silent
@@ -219,17 +219,18 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
-    half_clips = [s for s in scored if is_clear(s.scene_type, s.side) and not s.flipped and half_swapped(s)]
-    halves = [decide_verdict(half_swapped(s), cal) for s in half_clips]
+    copies = [(s, h) for s in scored if is_clear(s.scene_type, s.side) and not s.flipped and (h := half_swapped(s))]
+    halves = [(s, decide_verdict(h, cal)) for s, h in copies]
     # How often `mixed` is right, by how sure it was: wrong on every clear-sided clip (nothing in them
-    # is exchanged), right on a half-swapped copy when its flipped stretches cover the exchanged half
-    # (overlap over union at least 1/2). The mix is this set's: one half-swapped copy per two clear clips.
-    called = [(v.probability, False) for v, c in zip(clip_verdicts(scored, cal), clear) if c and v.verdict == "mixed"]
-    called += [(v.probability, stretches_right(v.stretches, h)) for v, h in zip(halves, half_clips) if v.verdict == "mixed"]
-    mixed_fit = _fit_platt(np.array([_logit(q) for q, _ in called]), np.array([float(r) for _, r in called]))
+    # is exchanged; `cal` has no map yet, so the probability given is the split's own), right on a
+    # half-swapped copy when its flipped stretches cover the exchanged half (overlap over union at
+    # least 1/2). The mix is this set's: one half-swapped copy per two clear clips.
+    called = [(float(q), False) for q in split_sure[clear & mixed]]
+    called += [(v.probability, stretches_right(v.stretches, s)) for s, v in halves if v.verdict == "mixed"]
+    mixed_fit = _fit_platt(np.array([logit(q) for q, _ in called]), np.array([float(r) for _, r in called]))
     if mixed_fit is not None:
         cal = replace(cal, mixed_scale=mixed_fit[0], mixed_bias=mixed_fit[1])
-    halves_v = [v.verdict for v in halves]
+    halves_v = [v.verdict for _, v in halves]
     figures = {
         "val_clips": len(scored),
         "window_temperature": round(temperature, 4),
@@ -289,14 +290,9 @@ def half_swapped(s: ClipScore) -> list[WindowScore]:
             for a, b, lg in zip(s.starts, s.ends, s.logits) if b <= half or a >= half]
 
 
-def clip_verdicts(scored: list[ClipScore], cal: Calibration) -> list:
-    """Each clip's verdict by `cal`, from its scored windows (times, where kept)."""
-    out = []
-    for s in scored:
-        starts = s.starts if len(s.starts) == len(s.logits) else [float(i) for i in range(len(s.logits))]
-        ends = s.ends if len(s.ends) == len(s.logits) else [a + 1.0 for a in starts]
-        out.append(decide_verdict([WindowScore(a, b, lg, None) for a, b, lg in zip(starts, ends, s.logits)], cal))
-    return out
+def windows_of(s: ClipScore) -> list[WindowScore]:
+    """The clip's scored windows as `verdict.decide` takes them ([] without window times)."""
+    return [WindowScore(a, b, lg, None) for a, b, lg in zip(s.starts, s.ends, s.logits)]
 
 
 def stretches_right(stretches: list[tuple[float, float]], s: ClipScore) -> bool:
@@ -306,11 +302,6 @@ def stretches_right(stretches: list[tuple[float, float]], s: ClipScore) -> bool:
     inter = sum(max(0.0, min(b, end) - max(a, half)) for a, b in stretches)
     union = sum(b - a for a, b in stretches) + (end - half) - inter
     return union > 0 and inter / union >= 0.5
-
-
-def _logit(q: float) -> float:
-    q = min(max(q, 1e-12), 1 - 1e-12)
-    return math.log(q / (1 - q))
 
 
 def _fit_platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:

@@ -58,6 +58,11 @@ def make_variants(clips: Path, scenes: list[dict]) -> tuple[Path, Path]:
     return swapped, mixed
 
 
+def sounding_kind(scene: dict) -> str:
+    """What the clear-sided scene's (first) sounding object is: face, hands, instrument..."""
+    return next((o["kind"] for o in scene["objects"] if o.get("sounding")), "none")
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -82,6 +87,9 @@ def main() -> None:
 
     expected_of = {"straight": "ok", "swapped": "swapped", "mixed": "mixed"}
     per_type: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    # Clear-sided files by microphone and by what sounds: where the abstention and the errors are.
+    per_mic: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    per_source: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     clear_decided = clear_right = clear_total = 0
     win_right = win_total = 0
     abstain_confident = []
@@ -113,6 +121,10 @@ def main() -> None:
                 if v in ("ok", "swapped"):
                     clear_decided += 1
                     clear_right += v == expected_of[variant]
+                for c in (per_mic[sc["mic"]["model"]], per_source[sounding_kind(sc)]):
+                    c["files"] += 1
+                    c["decided"] += v in ("ok", "swapped")
+                    c["right"] += v == expected_of[variant]
                 for w in r["windows"]:
                     if w["p_swapped"] is not None:
                         win_total += 1
@@ -136,6 +148,8 @@ def main() -> None:
         "mixed_stretch_start_error_s": {"median": float(np.median(stretch_start_error)), "max": max(stretch_start_error)}
         if stretch_start_error else None,
         "per_type": {t: dict(c) for t, c in sorted(per_type.items())},  # _decided/_right: side != 0 only
+        "clear_per_microphone": {k: dict(c) for k, c in sorted(per_mic.items())},
+        "clear_per_sounding_kind": {k: dict(c) for k, c in sorted(per_source.items())},
         "check_seconds_all_files": round(elapsed, 1),
         "files": files,
     }
@@ -169,6 +183,9 @@ def main() -> None:
         other = files - sum(c[k] for k in named)
         acc = f"{c['_right']}/{c['_decided']}" if c["_decided"] else "-"
         print(f"  | {t} | {files} | " + " | ".join(str(c[k]) for k in named) + f" | {other} | {acc} |")
+    for title, groups in (("microphone", per_mic), ("what sounds", per_source)):
+        print(f"  clear-sided files by {title}: " + ", ".join(
+            f"{k} {c['right']}/{c['decided']} right, {pct(1 - c['decided'] / c['files'])} abstain" for k, c in sorted(groups.items())))
     print("real clips:")
     for k, v in real.items():
         print(f"  {k}: {v['verdict']} (p_swapped={v['p_swapped']}) {v['reason'] or ''}")

@@ -267,6 +267,21 @@ def test_fit_maps_how_sure_a_split_is_to_how_often_mixed_is_right():
     assert np.mean(given) == pytest.approx(0.6, abs=0.1)  # the surest splits were right only 60% of the time
 
 
+def test_mixed_probability_map_is_not_sure_of_few_cases():
+    """Twenty wrong `mixed` verdicts at low sureness, thirty right ones above them: perfectly separable,
+    so a plain log-loss fit runs to the grid's steepest slope (a = 3) and gives the thirty more than
+    (right + 1) / (right + 2) = 31/32 on average. With Platt's smoothed targets the slope stays inside
+    the grid and they get less (0.94), which is all thirty cases can support."""
+    from stereofix.train.calibrate import _fit_platt
+
+    x = np.concatenate([np.linspace(0.0, 1.0, 20), np.linspace(2.0, 6.0, 30)])
+    y = np.concatenate([np.zeros(20), np.ones(30)])
+    a, b = _fit_platt(x, y)
+    given = 1 / (1 + np.exp(-(a * x + b)))
+    assert a > 0 and given[20:].min() > 0.5 > given[:20].max()
+    assert given[20:].mean() <= 31 / 32 and a < 3.0
+
+
 def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
     pytest.importorskip("av")
     from stereofix.models import FlipNet

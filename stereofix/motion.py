@@ -10,7 +10,15 @@ The fix is the old one: estimate the global translation between consecutive fram
 correlation (the whitened cross-spectrum's peak, refined to a fraction of a pixel) and warp the
 previous frame onto the current one before taking the difference. A pan, a tremor and a drifting
 crop are translations at this size (72 x 128). Where no translation stands out (a still camera,
-a cut, an object moving over a plain background) the shift is zero and the difference is as before.
+a cut) the shift is zero and the difference is as before.
+
+A camera move shifts the whole picture; a thing moving across it shifts one part. Phase correlation
+whitens the spectrum, so a sharp-edged subject crossing a smooth background can own the peak: the
+subject's own motion was then taken for the camera's and cancelled, the background lit up instead,
+and the model credited the sound to the wrong side with full confidence (a face walking across the
+picture in `test13`, README "Design notes"). So the shift is also estimated on the left and right
+halves of the picture separately, and used only where both halves show it (within AGREE pixels):
+when in doubt, the motion channel is left as the camera made it.
 
 Mirroring both frames mirrors the estimated shift exactly, so `FlipNet.predict`'s mirrored pass
 can keep reusing the straight pass's input.
@@ -24,6 +32,7 @@ import torch.nn.functional as F
 MAX_SHIFT = 0.125  # of the frame's size: larger jumps are cuts or content, not camera motion
 MIN_PEAK = 0.08  # phase-correlation peak below which no translation stands out (noise is ~0.03)
 MIN_SHIFT = 0.1  # pixels: a smaller move is left alone (the warp's interpolation would blur more than it fixes)
+AGREE = 1.0  # pixels: how far each half's own shift may be from the whole picture's
 
 
 def _window(h: int, w: int, device=None) -> torch.Tensor:
@@ -42,10 +51,24 @@ def _refine(r: torch.Tensor, idx: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def global_shift(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """[N, 2] (dy, dx) in pixels such that b(y, x) ~ a(y - dy, x - dx); zero where none stands out.
+    """[N, 2] (dy, dx) in pixels such that b(y, x) ~ a(y - dy, x - dx); zero where none stands out,
+    or where the left and right halves of the picture do not both show it (a subject's own motion).
 
     a, b: [N, H, W] grey pictures.
     """
+    h, w = a.shape[-2:]
+    limit = (MAX_SHIFT * h, MAX_SHIFT * w)
+    shift, ok = _phase_shift(a, b, limit)
+    half = w // 2
+    for part in (slice(0, half), slice(w - half, w)):
+        own, own_ok = _phase_shift(a[..., part], b[..., part], limit)
+        ok &= own_ok & ((own - shift).abs() <= AGREE).all(-1)
+    ok &= shift.abs().amax(-1) >= MIN_SHIFT
+    return shift * ok.unsqueeze(-1).to(a.dtype)
+
+
+def _phase_shift(a: torch.Tensor, b: torch.Tensor, limit: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The phase-correlation peak's shift [N, 2] and whether it stands out within `limit` (dy, dx) [N]."""
     n, h, w = a.shape
     win = _window(h, w, a.device)
     fa = torch.fft.rfft2((a - a.mean((-1, -2), keepdim=True)) * win)
@@ -61,9 +84,8 @@ def global_shift(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     dx = ix.to(a.dtype) + _refine(cols, ix, 1)
     dy = torch.where(dy > h / 2, dy - h, dy)
     dx = torch.where(dx > w / 2, dx - w, dx)
-    ok = (peak >= MIN_PEAK) & (dy.abs() <= MAX_SHIFT * h) & (dx.abs() <= MAX_SHIFT * w)
-    ok &= torch.maximum(dy.abs(), dx.abs()) >= MIN_SHIFT
-    return torch.stack([dy, dx], -1) * ok.unsqueeze(-1).to(a.dtype)
+    ok = (peak >= MIN_PEAK) & (dy.abs() <= limit[0]) & (dx.abs() <= limit[1])
+    return torch.stack([dy, dx], -1), ok
 
 
 def aligned_previous(frames: torch.Tensor) -> torch.Tensor:

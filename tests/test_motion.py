@@ -78,3 +78,19 @@ def test_stabilized_model_keeps_predict_equal_to_the_two_pass_average():
         two_pass = 0.5 * (model(frames, audio) + model(frames.flip(-1), audio.flip(1)))
         assert torch.allclose(model.predict(frames, audio), two_pass, atol=1e-4, rtol=1e-4)
         assert not torch.allclose(model(frames, audio), plain(frames, audio))  # the shake is taken out
+
+
+def test_a_subject_crossing_a_smooth_background_is_not_taken_for_the_camera():
+    """A sharp-edged dark disc moving 4 px per frame over a smooth, still background (a face walking
+    across a plain room): phase correlation alone finds the disc's motion, which would be warped away
+    as camera shake and light up the background instead. Only one half of the picture shows it."""
+    yy, xx = torch.meshgrid(torch.arange(H, dtype=torch.float32), torch.arange(W, dtype=torch.float32), indexing="ij")
+    background = 0.6 + 0.3 * torch.exp(-(((xx - 100) / 25) ** 2 + ((yy - 30) / 20) ** 2))
+    frames = []
+    for k in range(4):
+        disc = ((xx - (50 - 4 * k)) ** 2 + (yy - 36) ** 2) < 12 ** 2
+        frames.append(torch.where(disc, torch.full_like(background, 0.1), background))
+    grey = torch.stack(frames)
+    assert torch.equal(global_shift(grey[:-1], grey[1:]), torch.zeros(3, 2))
+    moving = grey[None, :, None].repeat(1, 1, 3, 1, 1)
+    assert torch.equal(aligned_previous(moving)[:, 1:], moving[:, :-1])  # the plain previous frame

@@ -59,11 +59,13 @@ def global_shift(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     h, w = a.shape[-2:]
     limit = (MAX_SHIFT * h, MAX_SHIFT * w)
     shift, ok = _phase_shift(a, b, limit)
-    half = w // 2
-    for part in (slice(0, half), slice(w - half, w)):
-        own, own_ok = _phase_shift(a[..., part], b[..., part], limit)
-        ok &= own_ok & ((own - shift).abs() <= AGREE).all(-1)
     ok &= shift.abs().amax(-1) >= MIN_SHIFT
+    moved = ok.nonzero().squeeze(1)  # the halves are looked at only where the whole picture moved
+    if moved.numel():
+        half = w // 2
+        for part in (slice(0, half), slice(w - half, w)):
+            own, own_ok = _phase_shift(a[moved][..., part], b[moved][..., part], limit)
+            ok[moved] &= own_ok & ((own - shift[moved]).abs() <= AGREE).all(-1)
     return shift * ok.unsqueeze(-1).to(a.dtype)
 
 

@@ -25,15 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from dataclasses import replace  # noqa: E402
-
 from stereofix.train.calibrate import ClipScore, _fit_platt, half_swapped, is_clear, stretches_right, windows_of  # noqa: E402
-from stereofix.verdict import Calibration, decide, logit  # noqa: E402
+from stereofix.verdict import Calibration, decide, logit, mixed_probability  # noqa: E402
 from stereofix.weights import REPO_WEIGHTS, load_checkpoint  # noqa: E402
 
 BANDS = ((0.5, 0.95), (0.95, 0.99), (0.99, 1.01))
@@ -66,8 +65,8 @@ def main() -> None:
         if fit is None:
             print("  cross-fitted: too few mixed verdicts in a half to fit")
             return
-        a, b = fit
-        crossed += [(float(1 / (1 + np.exp(-(a * logit(q) + b)))), ok) for _, q, ok, f in raw if f in apply_to]
+        mapped = replace(cal, mixed_scale=fit[0], mixed_bias=fit[1])
+        crossed += [(mixed_probability(q, mapped), ok) for _, q, ok, f in raw if f in apply_to]
     print(f"  cross-fitted (map fitted on {sorted(halves[0])} applied to the rest, and the other way round):")
     print_bands(crossed)
 

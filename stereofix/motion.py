@@ -62,9 +62,9 @@ def global_shift(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ok &= shift.abs().amax(-1) >= MIN_SHIFT
     moved = ok.nonzero().squeeze(1)  # the halves are looked at only where the whole picture moved
     if moved.numel():
-        half = w // 2
+        half, am, bm = w // 2, a[moved], b[moved]
         for part in (slice(0, half), slice(w - half, w)):
-            own, own_ok = _phase_shift(a[moved][..., part], b[moved][..., part], limit)
+            own, own_ok = _phase_shift(am[..., part], bm[..., part], limit)
             ok[moved] &= own_ok & ((own - shift[moved]).abs() <= AGREE).all(-1)
     return shift * ok.unsqueeze(-1).to(a.dtype)
 

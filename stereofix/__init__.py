@@ -6,9 +6,21 @@
     repair("clip.mp4", None, analyzer=analyzer, inplace=True)
 """
 
+import importlib
+
 from stereofix.errors import InputError, OutputError, StereofixError, WeightsError
-from stereofix.infer import Analyzer, CheckResult, RepairReport, check, repair
-from stereofix.verdict import VERDICTS, Calibration, Verdict
+from stereofix.verdict import VERDICTS, Calibration, CheckResult, Verdict
+
+# Imported on first use: they bring in torch (about 1.5 s), which the CLI loads while a worker
+# process is already decoding the first file (stereofix.prefetch).
+_FROM_INFER = ("Analyzer", "RepairReport", "check", "repair")
+
+
+def __getattr__(name: str):
+    if name in _FROM_INFER:
+        return getattr(importlib.import_module("stereofix.infer"), name)
+    raise AttributeError(f"module 'stereofix' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

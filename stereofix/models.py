@@ -72,15 +72,12 @@ from torch import nn
 
 from stereofix import features as feats
 from stereofix.motion import aligned_previous
-from stereofix.windows import slot_centres
+from stereofix.windows import FRAME_HEIGHT, FRAME_WIDTH, MODEL_FPS, slot_centres  # noqa: F401 - re-exported
 
 # Parameter names of the optional terms; each starts at zero, so weights without them load with
 # strict=False and keep their function (fine-tuning with --sync/--instant/--onset, train average).
 OPTIONAL_TERMS = ("sync_", "film_instant.", "audio_side.onset_in.", "audio_side.onset_gcc_in.", "audio_gate.", "attention_gate.",
                   "range_gate.")
-FRAME_HEIGHT = 72  # pixels the model sees; any aspect is stretched (horizontal position is preserved)
-FRAME_WIDTH = 128
-MODEL_FPS = 4.0  # frames per second of window
 
 
 def sync_evidence(att: torch.Tensor, sync: torch.Tensor) -> torch.Tensor:

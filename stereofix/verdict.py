@@ -10,8 +10,23 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stereofix.diagnostics import AudioDiagnosis
 
 VERDICTS = ("ok", "swapped", "mixed", "uncertain", "not-spatial", "polarity", "no-audio", "no-video")
+EXIT_OK, EXIT_SWAP, EXIT_ERROR, EXIT_UNDETERMINED = 0, 1, 2, 3
+VERDICT_EXIT = {
+    "ok": EXIT_OK,
+    "swapped": EXIT_SWAP,
+    "mixed": EXIT_SWAP,
+    "polarity": EXIT_SWAP,
+    "uncertain": EXIT_UNDETERMINED,
+    "not-spatial": EXIT_UNDETERMINED,
+    "no-audio": EXIT_ERROR,
+    "no-video": EXIT_ERROR,
+}
 MAX_SEGMENTS = 3  # a `mixed` file's stretches: one flipped stretch at its start, its end or in between
 
 
@@ -62,6 +77,33 @@ class Verdict:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["stretches"] = [list(s) for s in self.stretches]
+        return d
+
+
+@dataclass
+class CheckResult:
+    """What `check` says of one file: the verdict, and the audio facts behind it."""
+
+    path: str
+    verdict: Verdict
+    audio_stream: int | None = None
+    diagnosis: AudioDiagnosis | None = None
+    duration: float | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return VERDICT_EXIT[self.verdict.verdict]
+
+    def to_dict(self) -> dict:
+        d = {"file": self.path, **self.verdict.to_dict(), "audio_stream": self.audio_stream, "duration": self.duration}
+        if self.diagnosis is not None:
+            d["audio"] = {
+                "reason": self.diagnosis.reason,
+                "rms_dbfs": [round(x, 2) for x in self.diagnosis.rms_dbfs],
+                "side_to_mid_db": round(self.diagnosis.side_to_mid_db, 2),
+                "low_band_correlation": round(self.diagnosis.low_band_correlation, 4),
+                "coherence": round(self.diagnosis.coherence, 4),
+            }
         return d
 
 

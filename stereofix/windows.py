@@ -14,6 +14,9 @@ from dataclasses import dataclass
 WINDOW_S = 2.0  # seconds of audio (and frames under it) the model judges at once
 MAX_WINDOWS = 16  # windows read from any one file
 MIN_WINDOW_S = 1.0  # a file shorter than this gets one zero-padded window
+FRAME_HEIGHT = 72  # pixels the model sees of a frame; any aspect is stretched (horizontal position is preserved)
+FRAME_WIDTH = 128
+MODEL_FPS = 4.0  # frames the model sees per second of window
 
 
 @dataclass(frozen=True)

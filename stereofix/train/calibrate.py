@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from stereofix.errors import InputError
-from stereofix.infer import Analyzer, WindowInputs, check, prepare, score_windows
+from stereofix.infer import Analyzer, check, score_windows
+from stereofix.inputs import WindowInputs, prepare
 from stereofix.windows import MAX_WINDOWS, Window
 from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
 
@@ -81,7 +82,7 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     exchanged clip's logits are the negated ones; checking it again would double the cost for
     the same numbers.
 
-    cache: a folder keeping each clip's decoded model inputs (infer.prepare), so scoring another
+    cache: a folder keeping each clip's decoded model inputs (inputs.prepare), so scoring another
     candidate on the same clips runs only the model: decoding is most of a check's cost on these
     short clips. The logits are those `check` gives (same inputs, same batches).
     """

@@ -1,0 +1,179 @@
+"""decode -> windows: what the model is given for one file, without the model.
+
+Kept free of torch so a worker process can decode a file's windows while the main process is
+still importing torch and loading the weights (stereofix.prefetch), and so calibration can decode a
+validation clip once and score it with many candidate models (train/calibrate.py, `--cache`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stereofix import diagnostics, media
+from stereofix.errors import InputError
+from stereofix.verdict import CheckResult, Verdict
+from stereofix.windows import (
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    MAX_WINDOWS,
+    MODEL_FPS,
+    WINDOW_S,
+    Window,
+    frame_times,
+    plan_windows,
+)
+
+SILENT_WINDOW_PEAK_DBFS = -60.0  # a window whose peak is below this is skipped, not judged
+# Decoders run at once on one file's windows, each on its own run of consecutive windows. PyAV lets
+# go of the GIL while FFmpeg decodes: on 2 cores two threads took 1.6 s where one took 2.3 s
+# (16 windows of a 1080p x264 file).
+DECODE_THREADS = min(os.cpu_count() or 1, 4)
+
+# What FlipConfig's defaults ask for (fps, samples per window): the shipped weights use them, so
+# a file can be decoded before the weights are loaded; a model that differs is given a fresh decode.
+DEFAULT_MODEL_FRAMES = (MODEL_FPS, int(round(WINDOW_S * diagnostics.SAMPLE_RATE)))
+
+Prepared = CheckResult | tuple["WindowInputs", dict]
+
+
+@dataclass
+class WindowInputs:
+    """What the model is given for one file: the windows, which of them are loud enough to judge,
+    and for those the frames [L, T, H, W, 3] uint8, the audio [L, 2, N] float32 at 16 kHz and the
+    times the frames are shown [L, T] (seconds from each window's start)."""
+
+    windows: list[Window]
+    live: list[int]
+    frames: np.ndarray
+    audio: np.ndarray
+    frame_offsets: np.ndarray
+
+    @classmethod
+    def none_live(cls, windows: list[Window]) -> "WindowInputs":
+        """Inputs where no window is judged (all silent, or the audio alone settled the file)."""
+        empty = np.zeros((0,), np.float32)
+        return cls(list(windows), [], empty, empty, empty)
+
+
+@dataclass
+class Decoded:
+    """`prepare`'s outcome for a file and what it was asked for, so a consumer can tell whether a
+    decode made ahead of time (stereofix.prefetch) fits the model it ends up with."""
+
+    model_frames: tuple[float, int] | None
+    max_windows: int
+    outcome: Prepared
+
+
+def final(path, verdict: str, reason: str, **kw) -> CheckResult:
+    return CheckResult(str(path), Verdict(verdict, None, None, reason=reason), **kw)
+
+
+def prepare(
+    path: str | Path,
+    model_frames: tuple[float, int] | None,
+    *,
+    max_windows: int = MAX_WINDOWS,
+    audio_stream: int | None = None,
+    exchange_channels: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> Prepared:
+    """Everything `check` does before the model: a final result where the audio alone settles it
+    (or there is no model: `model_frames` None), else the model's inputs and the result's fields.
+
+    model_frames: the model's frame rate and samples per window (FlipConfig.fps, n_samples).
+    """
+    info = media.probe(path)
+    stream = _pick_audio(info, audio_stream)
+    if stream is None:
+        return final(path, "no-audio", "the file has no audio stream")
+    start = stream.start_time or 0.0
+    duration = stream.duration or info.duration or 0.0
+    if stream.channels == 1:
+        diag = diagnostics.diagnose([np.zeros((1, 1), np.float32)])
+        return final(path, "not-spatial", "mono", audio_stream=stream.index, diagnosis=diag, duration=duration)
+    video = info.default_video()
+    keyframes = media.keyframe_times(path, video.index) if video is not None else None
+    windows = plan_windows(start, duration, WINDOW_S, max_windows, keyframes)
+    spans = [(w.start, w.end - w.start) for w in windows]
+    # The first two channels: FL/FR of a surround track.
+    audio = [a[:2] for a in media.read_audio_windows(path, spans, stream.index, diagnostics.SAMPLE_RATE)]
+    if exchange_channels:
+        audio = [a[::-1].copy() for a in audio]
+    if progress:
+        progress(0.2)
+    if not windows or not any(a.shape[1] and np.any(a) for a in audio) and _is_empty(path, stream.index):
+        return final(path, "no-audio", "the audio stream has no samples", audio_stream=stream.index, duration=duration)
+    diag = diagnostics.diagnose(audio)
+    kw = dict(audio_stream=stream.index, diagnosis=diag, duration=duration)
+    if diag.verdict is not None:
+        return final(path, diag.verdict, diag.reason, **kw)
+    if video is None:
+        return final(path, "no-video", "stereo audio but no picture to compare it with", **kw)
+    if model_frames is None:
+        return final(path, "uncertain", "spatial audio: the audio-visual model is needed to decide", **kw)
+    inputs = window_inputs(path, video.index, windows, audio, *model_frames)
+    if progress:
+        progress(0.7)
+    return inputs, kw
+
+
+def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.ndarray], fps: float, n_samples: int) -> WindowInputs:
+    """Decode the frames of the windows worth judging (silent ones are skipped, not judged)."""
+    live = [i for i, a in enumerate(audio) if _peak_dbfs(a) > SILENT_WINDOW_PEAK_DBFS]
+    if not live:
+        return WindowInputs.none_live(windows)
+    times = [frame_times(windows[i], fps) for i in live]
+    frames, shown = _read_frames(path, video_index, times)
+    frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
+    # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
+    starts = np.array([windows[i].start for i in live])[:, None]
+    offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
+    sound = np.stack([_fit(audio[i], n_samples) for i in live])
+    return WindowInputs(list(windows), live, frames, sound, offsets)
+
+
+def _read_frames(path, video_index: int, times: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+    """The frames at `times` (per window, windows in time order), runs of consecutive windows
+    decoded at once. Each run seeks to its own first keyframe; with B-frames skipped no frame
+    depends on one before its keyframe, so the frames are the ones a single pass decodes."""
+    n = max(1, min(DECODE_THREADS, len(times)))
+    bounds = [round(k * len(times) / n) for k in range(n + 1)]
+    runs = [[t for ts in times[a:b] for t in ts] for a, b in zip(bounds, bounds[1:])]
+
+    def read(run: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        return media.read_frames(path, run, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
+
+    if n == 1:
+        return read(runs[0])
+    with ThreadPoolExecutor(n) as pool:
+        parts = list(pool.map(read, runs))
+    return np.concatenate([f for f, _ in parts]), np.concatenate([s for _, s in parts])
+
+
+def _pick_audio(info: media.MediaInfo, index: int | None) -> media.StreamInfo | None:
+    if index is None:
+        return info.default_audio()
+    for s in info.audio:
+        if s.index == index:
+            return s
+    raise InputError(f"{info.path}: stream {index} is not an audio stream")
+
+
+def _is_empty(path, stream_index: int) -> bool:
+    return next(iter(media.iter_audio(path, stream_index, None)), None) is None
+
+
+def _peak_dbfs(a: np.ndarray) -> float:
+    return float(20 * np.log10(np.abs(a).max() + 1e-20)) if a.size else -400.0
+
+
+def _fit(a: np.ndarray, n: int) -> np.ndarray:
+    a = a[:, :n]
+    return np.pad(a, ((0, 0), (0, n - a.shape[1]))) if a.shape[1] < n else a

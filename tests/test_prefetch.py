@@ -1,0 +1,100 @@
+"""Decoding ahead in worker processes (stereofix.prefetch) gives exactly what decoding in-process gives.
+
+The workers fork only while torch is not imported, which it is inside pytest, so these run the CLI
+and the prefetcher in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from stereofix.weights import REPO_WEIGHTS
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LEFT = EXAMPLES / "instrument_left.mp4"
+SWAPPED = EXAMPLES / "instrument_left_swapped.mp4"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_importing_the_cli_does_not_import_torch():
+    """What lets the workers fork before torch loads (about 1.5 s of every check)."""
+    r = _run("-c", "import sys, stereofix, stereofix.cli, stereofix.prefetch, stereofix.inputs; print('torch' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_prefetcher_matches_in_process_decoding(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not media")
+    script = textwrap.dedent(f"""
+        import os, sys, numpy as np
+        from stereofix.errors import InputError
+        from stereofix.inputs import DEFAULT_MODEL_FRAMES, prepare
+        from stereofix.prefetch import Prefetcher
+        paths = [{str(LEFT)!r}, None, {str(bad)!r}, {str(SWAPPED)!r}]
+        with Prefetcher(paths, 2) as p:
+            assert p.jobs == 2
+            pids = set()
+            for i in (0, 3):
+                d = p.get(i)
+                assert d.model_frames == DEFAULT_MODEL_FRAMES
+                inputs, kw = d.outcome
+                ref, ref_kw = prepare(paths[i], DEFAULT_MODEL_FRAMES)
+                assert inputs.live == ref.live and inputs.windows == ref.windows
+                assert np.array_equal(inputs.frames, ref.frames) and np.array_equal(inputs.audio, ref.audio)
+                assert np.array_equal(inputs.frame_offsets, ref.frame_offsets)
+                assert kw["audio_stream"] == ref_kw["audio_stream"]
+            assert p.get(1) is None  # standard input is not decoded ahead
+            try:
+                p.get(2)
+            except InputError as exc:
+                print("error:", exc)
+        print("torch" in sys.modules)
+    """)
+    r = _run("-c", script)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith(f"error: {bad}: not a readable media file"), lines
+    assert lines[-1] == "False"
+
+
+@pytest.mark.skipif(not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="no shipped weights")
+def test_check_with_workers_prints_what_check_in_process_prints(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    files = [str(LEFT), str(bad), str(SWAPPED)]
+    ahead = _run("-m", "stereofix", "check", "--json", "--quiet", "--jobs", "2", *files)
+    inline = _run("-m", "stereofix", "check", "--json", "--quiet", "--jobs", "0", *files)
+    assert ahead.returncode == inline.returncode == 2  # the broken file is the batch's worst
+    assert ahead.stdout == inline.stdout
+    out = [json.loads(line) for line in ahead.stdout.splitlines()]
+    assert [o["file"] for o in out] == [str(LEFT), str(SWAPPED)]
+    assert out[0]["p_swapped"] < 0.5 < out[1]["p_swapped"]
+    assert ahead.stderr.strip().splitlines() == inline.stderr.strip().splitlines()
+    assert len(ahead.stderr.strip().splitlines()) == 1 and str(bad) in ahead.stderr
+
+
+def test_windows_decoded_in_parallel_runs_are_the_frames_of_one_pass(monkeypatch):
+    """Each run of windows seeks to its own keyframe; with B-frames skipped that changes no frame."""
+    import numpy as np
+
+    from stereofix import inputs
+
+    got = {}
+    for threads in (1, 3):
+        monkeypatch.setattr(inputs, "DECODE_THREADS", threads)
+        decoded, _ = inputs.prepare(LEFT, inputs.DEFAULT_MODEL_FRAMES)
+        got[threads] = decoded
+    assert len(got[1].live) >= 3
+    assert np.array_equal(got[1].frames, got[3].frames)
+    assert np.array_equal(got[1].frame_offsets, got[3].frame_offsets)
+    assert not np.array_equal(got[3].frames[0], got[3].frames[-1])  # the windows show different moments

@@ -167,7 +167,6 @@ def test_repair_segments_swaps_only_the_flipped_stretch(tmp_path, decisive):
     (start, end), = report["ranges"]
     a = media.read_audio(LEFT, sample_rate=16000)
     b = media.read_audio(out, sample_rate=16000)
-    n = min(a.shape[1], b.shape[1])
     # Before the stretch nothing was exchanged; where the stretch and the flipped range overlap,
     # the channels were exchanged back, so both match the original again.
     head = slice(0, int((min(start, 4.0) - 0.2) * 16000))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
@@ -266,7 +265,7 @@ def test_sync_gate_starts_silent_then_moves_confidence_not_attention():
     frames, audio = _random_window(base, 2)
     frames[:, ::2, :, 20:40, 10:30] = 255  # something that changes over the window, so sync is not zero
     with torch.no_grad():
-        (a, pa), (b, pb) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)
+        (a, pa), (b, _) = base(frames, audio, return_parts=True), gated(frames, audio, return_parts=True)
         assert torch.equal(a, b)
         torch.nn.init.normal_(gated.sync_gate.weight, std=0.5)  # only the gate term goes live
         c, pc = gated(frames, audio, return_parts=True)

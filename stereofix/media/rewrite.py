@@ -36,7 +36,7 @@ import av
 import numpy as np
 
 from stereofix.errors import InputError, OutputError
-from stereofix.media.safe_write import atomic_output, os_error_message
+from stereofix.media.safe_write import atomic_output
 
 # Left/right channel-name pairs a mirror exchanges; FC, LFE, BC, TC stay where they are.
 MIRROR_PAIRS = (

@@ -280,7 +280,6 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
         step += 1
         running.append(loss.item())
         if step % 50 == 0 or step == tc.steps:
-            rate = step / max(1e-9, time.time() - t_start)
             rec = {"step": step, "loss": float(np.mean(running)), "lr": _lr(step, tc), "scenes": seen, "elapsed_s": round(time.time() - t_start, 1)}
             rec.update({k: float(np.mean(v)) for k, v in aux_running.items()})
             running, aux_running = [], {}

@@ -5,8 +5,9 @@
 
 For every validation clip (decoded once into `train calibrate --cache`), runs the calibrated model
 as `check` does and also reads, per clip, the gate's pre-activation (how sure the picture is that
-the sounding thing is in view; the mean of the straight and mirrored passes) and |alpha| (how far to
-one side the sound is). Prints how well each tells clear-sided clips from must-abstain ones (AUC),
+the sounding thing is in view; the mean of the straight and mirrored passes), |alpha| (how far to
+one side the sound is) and how far the straight and mirrored passes disagree about the clip (the
+model's own doubt). Prints how well each tells clear-sided clips from must-abstain ones (AUC),
 and where the must-abstain clips the calibration decides sit among the decided clear-sided ones:
 if they sit in the middle, no clip-level threshold on that code can remove them without taking
 clear-sided clips with them. Validation only; the benchmark splits are never read.
@@ -42,7 +43,10 @@ def clip_codes(an: Analyzer, inputs) -> dict[str, float]:
     logits = 0.5 * (la + lb)
     p = float(torch.sigmoid(cal.clip_scale * logits.mean() / cal.window_temperature))
     gate = 0.5 * (a["gate_logit"].mean() + b["gate_logit"].mean())
-    return {"conf": max(p, 1 - p), "gate": float(gate), "alpha": float(a["alpha"].norm(dim=-1).mean())}
+    # How far the straight and mirrored passes disagree about the clip (0: the same answer).
+    sa, sb = float(la.mean()), float(lb.mean())
+    mirror = abs(sa - sb) / (abs(sa) + abs(sb) + 1e-9)
+    return {"conf": max(p, 1 - p), "gate": float(gate), "alpha": float(a["alpha"].norm(dim=-1).mean()), "mirror": mirror}
 
 
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
@@ -70,17 +74,18 @@ def main() -> None:
     must = [r for r in rows if r["type"] in ABSTAIN_TYPES]
     decide = an.calibration.decide
     print(f"{len(clear)} clear-sided and {len(must)} must-abstain scenes (one orientation each: the codes are swap-even)")
-    for k in ("gate", "alpha"):
+    for k in ("gate", "alpha", "mirror"):
         c, m = np.array([r[k] for r in clear]), np.array([r[k] for r in must])
         print(f"{k}: AUC clear-sided over must-abstain {auc(c, m):.3f}")
     dec = [r for r in clear if r["conf"] >= decide]
-    for k in ("gate", "alpha"):
+    for k in ("gate", "alpha", "mirror"):
         v = np.array([r[k] for r in dec])
         print(f"decided clear-sided {k}, percentiles 5/25/50/75/95: " + " / ".join(f"{x:.2f}" for x in np.percentile(v, [5, 25, 50, 75, 95])))
     for r in sorted((r for r in must if r["conf"] >= decide), key=lambda r: -r["conf"]):
-        below = {k: np.mean([d[k] < r[k] for d in dec]) for k in ("gate", "alpha")}
+        below = {k: np.mean([d[k] < r[k] for d in dec]) for k in ("gate", "alpha", "mirror")}
         print(f"decided {r['type']} {r['clip']}: p {r['conf']:.3f}, gate {r['gate']:.2f} (above {100 * below['gate']:.0f}% of "
-              f"decided clear-sided), |alpha| {r['alpha']:.1f} (above {100 * below['alpha']:.0f}%)")
+              f"decided clear-sided), |alpha| {r['alpha']:.1f} (above {100 * below['alpha']:.0f}%), "
+              f"mirror {r['mirror']:.3f} (above {100 * below['mirror']:.0f}%)")
 
 
 if __name__ == "__main__":

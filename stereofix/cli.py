@@ -558,6 +558,8 @@ def main() -> None:
         code = EXIT_OK
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else EXIT_OK
+        if code == 130:  # typer's answer to Ctrl-C inside a command
+            sys.stderr.write("stereofix: interrupted\n")
     except KeyboardInterrupt:
         sys.stderr.write("stereofix: interrupted\n")
         code = 130

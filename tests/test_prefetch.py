@@ -98,3 +98,33 @@ def test_windows_decoded_in_parallel_runs_are_the_frames_of_one_pass(monkeypatch
     assert np.array_equal(got[1].frames, got[3].frames)
     assert np.array_equal(got[1].frame_offsets, got[3].frame_offsets)
     assert not np.array_equal(got[3].frames[0], got[3].frames[-1])  # the windows show different moments
+
+
+@pytest.mark.skipif(not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="no shipped weights")
+def test_ctrl_c_stops_check_and_its_workers(tmp_path):
+    import shutil
+    import signal
+    import time
+
+    files = []
+    for i in range(40):
+        files.append(tmp_path / f"clip_{i:02d}.mp4")
+        shutil.copy(LEFT, files[-1])
+    proc = subprocess.Popen([sys.executable, "-m", "stereofix", "check", "--jobs", "2", *map(str, files)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1] == "stereofix: interrupted"
+    assert len(out.splitlines()) < len(files)
+    time.sleep(0.5)
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(tmp_path).encode() in cmdline.read_bytes():
+                left.append(cmdline.parent.name)
+        except OSError:
+            continue
+    assert not left, "decoding workers outlived the interrupted check"

@@ -21,8 +21,7 @@ import typer
 from rich.console import Console
 
 from stereofix.errors import InputError, StereofixError, WeightsError
-
-EXIT_OK, EXIT_SWAP, EXIT_ERROR, EXIT_UNDETERMINED = 0, 1, 2, 3
+from stereofix.verdict import EXIT_ERROR, EXIT_OK, EXIT_SWAP, EXIT_UNDETERMINED
 _SEVERITY = {EXIT_OK: 0, EXIT_UNDETERMINED: 1, EXIT_SWAP: 2, EXIT_ERROR: 3}
 
 app = typer.Typer(

@@ -1,8 +1,8 @@
 """The library behind the CLI: `check`, `repair` and `upmix` one file at a time.
 
 Pipeline: probe -> windows -> decode (audio at 16 kHz, frames at the model's size) ->
-audio diagnostics -> model -> verdict -> rewrite. Nothing here prints; progress goes through
-an optional callback.
+audio diagnostics (those four in stereofix.inputs, which needs no torch) -> model -> verdict ->
+rewrite. Nothing here prints; progress goes through an optional callback.
 """
 
 from __future__ import annotations

@@ -72,7 +72,12 @@ def _stderr() -> Console:
 
 def _setup(quiet: bool, verbose: bool, threads: int | None = None) -> None:
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="stereofix: %(message)s", stream=sys.stderr, force=True)
+    # Our logger only: the root logger at INFO would also print torch's own INFO records (at exit).
+    handler = logging.StreamHandler(sys.stderr)  # made per call: the stream may have been swapped
+    handler.setFormatter(logging.Formatter("stereofix: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(level)
+    log.propagate = False
     _threads(threads)
 
 
@@ -559,6 +564,9 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else EXIT_ERROR if exc.code else EXIT_OK
         if code == 130:  # typer's answer to Ctrl-C inside a command
             sys.stderr.write("stereofix: interrupted\n")
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            # typer met a closed stdout (`| head`) and exits 1, which here means "swapped": not so.
+            code = EXIT_OK
     except KeyboardInterrupt:
         sys.stderr.write("stereofix: interrupted\n")
         code = 130

@@ -174,3 +174,22 @@ def test_repair_segments_swaps_only_the_flipped_stretch(tmp_path, decisive):
     assert inside.stop - inside.start > 8000
     for part in (head, inside):
         assert np.corrcoef(a[0, part], b[0, part])[0, 1] > 0.9
+
+
+def test_a_reader_that_stops_early_does_not_turn_into_a_swap_verdict():
+    """`stereofix check *.mp4 | head -1`: the closed pipe must not exit 1, which means "swapped"."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "stereofix", "check", *[str(LEFT)] * 12],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # the reader goes away while files are left to report
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert first.startswith(f"{LEFT}: ")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err

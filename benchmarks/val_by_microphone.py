@@ -16,11 +16,13 @@ import argparse
 import collections
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
-CLEAR_TYPES = ("single", "moving", "distractors")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stereofix.train.calibrate import is_clear  # noqa: E402
 
 
 def main() -> None:
@@ -34,7 +36,7 @@ def main() -> None:
         mics = {s["file"]: s["mic"]["model"] for s in json.loads((Path(folder) / "manifest.json").read_text())["scenes"]}
         for c in clips:
             logits = np.array([x for x in c["logits"] if x is not None])
-            if c["scene_type"] not in CLEAR_TYPES or c["side"] == 0 or not logits.size:
+            if not is_clear(c["scene_type"], c["side"]) or not logits.size:
                 continue
             truth = 1.0 if c["flipped"] else -1.0  # a positive logit says "flipped"
             r = rows[mics[c["file"]]]

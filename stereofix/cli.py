@@ -22,6 +22,7 @@ from rich.console import Console
 
 from stereofix.errors import InputError, StereofixError, WeightsError
 from stereofix.verdict import EXIT_ERROR, EXIT_OK, EXIT_SWAP, EXIT_UNDETERMINED
+
 _SEVERITY = {EXIT_OK: 0, EXIT_UNDETERMINED: 1, EXIT_SWAP: 2, EXIT_ERROR: 3}
 
 app = typer.Typer(
@@ -572,7 +573,7 @@ def main() -> None:
         code = 130
     except BrokenPipeError:
         # Downstream of a pipe closed early (e.g. `| head`): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         code = EXIT_OK
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for the user
         sys.stderr.write(f"stereofix: error: {type(exc).__name__}: {exc}\n")
@@ -585,7 +586,7 @@ def _exit(code: int) -> None:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
     except (OSError, ValueError):
         pass
     try:
@@ -595,3 +596,8 @@ def _exit(code: int) -> None:
     if "torch" not in sys.modules:
         sys.exit(code)
     os._exit(code)
+
+
+def _stdout_to_devnull() -> None:
+    """Nobody reads stdout any more: what is still buffered for it goes nowhere, quietly."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from collections import deque
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
@@ -104,7 +105,8 @@ class Prefetcher:
         ahead = [i for i, p in enumerate(paths) if p is not None]
         self.jobs = min(jobs, len(ahead)) if can_fork() else 0
         # Worker w decodes files pending[w], in that order; its results arrive in that order.
-        self._pending: list[list[int]] = [ahead[w :: self.jobs] for w in range(self.jobs)]
+        self._pending: list[deque[int]] = [deque(ahead[w :: self.jobs]) for w in range(self.jobs)]
+        self._owner = {i: k % self.jobs for k, i in enumerate(ahead)} if self.jobs else {}
         self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
         context = multiprocessing.get_context("fork") if self.jobs else None
         try:
@@ -132,13 +134,13 @@ class Prefetcher:
 
         Raises what `prepare` raised for the file (InputError for a bad file).
         """
-        w = next((w for w, files in enumerate(self._pending) if i in files), None)
+        w = self._owner.pop(i, None)
         if w is None or not self._workers:
             return None
         try:
             while True:  # files asked for out of order: the skipped ones' results are dropped
                 status, payload = self._workers[w][1].recv()
-                if self._pending[w].pop(0) == i:
+                if self._pending[w].popleft() == i:
                     break
         except (EOFError, OSError):
             log.debug("a decoding worker died; decoding the remaining files in this process")
@@ -151,7 +153,7 @@ class Prefetcher:
     def close(self) -> None:
         """Stop the workers: those still decoding a file nobody will read are not waited for."""
         workers, self._workers = self._workers, []
-        self._pending = []
+        self._pending, self._owner = [], {}
         for proc, reader in workers:
             reader.close()
             if proc.is_alive():

@@ -132,3 +132,13 @@ def test_ctrl_c_stops_check_and_its_workers(tmp_path):
         except OSError:
             continue
     assert not left, "decoding workers outlived the interrupted check"
+
+
+def test_workers_decode_for_what_the_default_model_asks():
+    """Workers decode before the weights load, for FlipConfig's defaults: if these drift apart every
+    prefetched file is decoded twice (right, but slow)."""
+    from stereofix.inputs import DEFAULT_MODEL_FRAMES
+    from stereofix.models import FlipConfig
+
+    cfg = FlipConfig()
+    assert DEFAULT_MODEL_FRAMES == (cfg.fps, cfg.n_samples)

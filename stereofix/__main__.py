@@ -1,3 +1,3 @@
-from stereofix.cli import main
+from stereofix.entry import main
 
 main()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stereofix import diagnostics, media
+from stereofix import borders, diagnostics, media
 from stereofix.errors import InputError
 from stereofix.verdict import CheckResult, Verdict
 from stereofix.windows import (
@@ -130,7 +130,7 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
     if not live:
         return WindowInputs.none_live(windows)
     times = [frame_times(windows[i], fps) for i in live]
-    frames, shown = _read_frames(path, video_index, times)
+    frames, shown, _ = read_model_frames(path, video_index, times)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
     # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
     starts = np.array([windows[i].start for i in live])[:, None]
@@ -139,7 +139,29 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
     return WindowInputs(list(windows), live, frames, sound, offsets)
 
 
-def _read_frames(path, video_index: int, times: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+def read_model_frames(path, video_index: int | None, times: list[list[float]],
+                      skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
+    """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
+    the letterbox or pillarbox bars cut off them (None: none).
+
+    A file with bars (found in these frames, `borders`) is decoded again, larger, so that the
+    picture inside the bars comes out at about twice the model's size; the bars are found again
+    there, more finely, cut off, and the picture is scaled down to the model's size. Files without
+    bars (nearly all) cost one decode and get the frames they always got.
+    """
+    frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
+    bars = borders.find_bars(frames)
+    if bars is None:
+        return frames, shown, None
+    kw, kh = bars.kept
+    size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
+    large, shown = _read_frames(path, video_index, times, size, skip_b_frames)
+    bars = borders.find_bars(large) or bars
+    return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), shown, bars
+
+
+def _read_frames(path, video_index: int | None, times: list[list[float]],
+                 size: tuple[int, int] = (FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The frames at `times` (per window, windows in time order), runs of consecutive windows
     decoded at once. Each run seeks to its own first keyframe; with B-frames skipped no frame
     depends on one before its keyframe, so the frames are the ones a single pass decodes."""
@@ -148,7 +170,7 @@ def _read_frames(path, video_index: int, times: list[list[float]]) -> tuple[np.n
     runs = [[t for ts in times[a:b] for t in ts] for a, b in zip(bounds, bounds[1:])]
 
     def read(run: list[float]) -> tuple[np.ndarray, np.ndarray]:
-        return media.read_frames(path, run, video_index, size=(FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames=True)
+        return media.read_frames(path, run, video_index, size=size, skip_b_frames=skip_b_frames)
 
     if n == 1:
         return read(runs[0])

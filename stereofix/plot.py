@@ -16,6 +16,8 @@ from PIL import Image, ImageDraw
 
 from stereofix import features as feats
 from stereofix import media
+from stereofix.borders import crop
+from stereofix.inputs import read_model_frames
 from stereofix.models import FRAME_HEIGHT, FRAME_WIDTH
 from stereofix.windows import Window, frame_times
 
@@ -45,7 +47,7 @@ def plot_check(path: str | Path, result, out: str | Path, analyzer=None) -> Path
         for w in scored:
             win = Window(w.start, w.end)
             times = frame_times(win, fps)
-            frames, _ = media.read_frames(path, times, size=(FRAME_WIDTH, FRAME_HEIGHT))
+            frames, _, bars = read_model_frames(path, None, [times], skip_b_frames=False)
             audio = media.read_audio(path, result.audio_stream, feats.SAMPLE_RATE, start=w.start, duration=w.end - w.start)[:2]
             n = model.cfg.n_samples
             audio = np.pad(audio[:, :n], ((0, 0), (0, max(0, n - audio.shape[1]))))
@@ -54,6 +56,8 @@ def plot_check(path: str | Path, result, out: str | Path, analyzer=None) -> Path
                 _, parts = model(fr, torch.from_numpy(audio)[None].to(analyzer.device), return_parts=True)
             att = parts["attention"][0].mean(0).cpu().numpy()
             shown, _ = media.read_frames(path, [times[len(times) // 2]], long_side=TILE_W)
+            if bars is not None:  # the picture the model saw, without its letterbox or pillarbox bars
+                shown = crop(shown, bars)
             tiles.append(_tile(shown[0], att, audio_side(audio), w.p_swapped, w.start, w.end))
     width = max(1, len(tiles)) * TILE_W
     height = (tiles[0].height if tiles else 40) + 40

@@ -156,6 +156,7 @@ class VideoWindows(torch.utils.data.IterableDataset):
         from stereofix import diagnostics, media
         from stereofix.errors import StereofixError
         from stereofix.windows import Window, frame_times
+        from stereofix.inputs import read_model_frames
 
         info = torch.utils.data.get_worker_info()
         rng = random.Random(self.seed + (info.id if info else 0))
@@ -180,7 +181,9 @@ class VideoWindows(torch.utils.data.IterableDataset):
                 audio = media.read_audio(path, None, 16000, start=w.start, duration=self.window_s)[:2]
                 if diagnostics.diagnose([audio]).reason is not None:
                     continue
-                frames, _ = media.read_frames(path, frame_times(w, self.fps), size=(FRAME_WIDTH, FRAME_HEIGHT))
+                # As `check` sees them (letterbox and pillarbox bars cut), all frames decoded: training
+                # renders each frame at its slot's centre.
+                frames, _, _ = read_model_frames(path, None, [frame_times(w, self.fps)], skip_b_frames=False)
             except StereofixError:
                 durations[path] = 0.0
                 continue

@@ -97,7 +97,9 @@ def figures(scenes: list[dict], got: dict[str, dict], base: dict[str, dict] | No
             c["must_abstain"] += 1
             c["leaked"] += v in ("ok", "swapped", "mixed")
         if base is not None:
-            c["changed"] += v != base[sc["file"]]["verdict"]
+            was = base[sc["file"]]["verdict"]
+            c["changed"] += v != was
+            c["reversed"] += {v, was} == {"ok", "swapped"}
     out = {
         "clear": c["clear"],
         "decided_right": f"{c['right']}/{c['decided']}",
@@ -108,6 +110,7 @@ def figures(scenes: list[dict], got: dict[str, dict], base: dict[str, dict] | No
     }
     if base is not None:
         out["verdicts_changed"] = f"{c['changed']}/{len(scenes)}"
+        out["ok_swapped_reversed"] = c["reversed"]
     return out
 
 

@@ -89,3 +89,7 @@ def test_the_model_judges_a_pillarboxed_file_like_the_original(tmp_path):
     a, b = check(EXAMPLE, an), check(boxed, an)
     assert b.verdict.verdict == a.verdict.verdict
     assert b.verdict.p_swapped == pytest.approx(a.verdict.p_swapped, abs=0.05)
+    from stereofix.plot import plot_check
+
+    png = plot_check(boxed, b, tmp_path / "why.png", an)  # the tiles show the picture without its bars
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

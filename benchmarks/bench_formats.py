@@ -17,6 +17,10 @@ Variants:
   hd30    scaled to a 1920-px long side, 30 fps, x264 veryfast, AAC 44.1 kHz
   blurbox portrait and 4:3 pictures put into 16:9 over a blurred, enlarged copy of themselves (how
           phone video is often published); 16:9 pictures re-encoded as they are
+  blurdark the same with a softer (Gaussian) blur and a darkened copy, as other editing apps make it:
+          a check that the copy detector was not fitted to one filter
+  blurtall 16:9 and 4:3 pictures put into a 9:16 (portrait) frame over a blurred copy above and
+          below (how landscape video is published for phones); portrait pictures as they are
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 
 from stereofix.train.calibrate import ABSTAIN_TYPES, is_clear
 
-VARIANTS = ("boxed", "hd30", "blurbox")
+VARIANTS = ("boxed", "hd30", "blurbox", "blurdark", "blurtall")
 
 
 def _boxed_filter(scene: dict) -> str:
@@ -43,13 +47,29 @@ def _boxed_filter(scene: dict) -> str:
     return f"pad={out_w}:{out_h}:(ow-iw)/2:(oh-ih)/2:black"
 
 
-def _blurbox_filter(scene: dict) -> str:
+def _blurbox_filter(scene: dict, blur: str = "boxblur=20:2") -> str:
     h, w = scene["frame_size"]
     if w * 9 >= h * 16 * 0.99:
         return "null"
     out_w = int(round(h * 16 / 9 / 2)) * 2
-    return (f"split[fg][bg];[bg]scale={out_w}:-2,crop={out_w}:{h},boxblur=20:2[b];"
+    return (f"split[fg][bg];[bg]scale={out_w}:-2,crop={out_w}:{h},{blur}[b];"
             f"[b][fg]overlay=(W-w)/2:(H-h)/2")
+
+
+def _blurtall_filter(scene: dict) -> str:
+    h, w = scene["frame_size"]
+    if w <= h:
+        return "null"
+    out_h = int(round(w * 16 / 9 / 2)) * 2
+    return (f"split[fg][bg];[bg]scale=-2:{out_h},crop={w}:{out_h},boxblur=20:2[b];"
+            f"[b][fg]overlay=(W-w)/2:(H-h)/2")
+
+
+_FILTERS = {
+    "blurbox": _blurbox_filter,
+    "blurdark": lambda sc: _blurbox_filter(sc, "gblur=sigma=12,eq=brightness=-0.12"),
+    "blurtall": _blurtall_filter,
+}
 
 
 def make_variant(clips: Path, scenes: list[dict], variant: str) -> Path:
@@ -61,8 +81,8 @@ def make_variant(clips: Path, scenes: list[dict], variant: str) -> Path:
             continue
         if variant == "boxed":
             args = ["-vf", _boxed_filter(sc), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "copy"]
-        elif variant == "blurbox":
-            args = ["-filter_complex", _blurbox_filter(sc), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+        elif variant in _FILTERS:
+            args = ["-filter_complex", _FILTERS[variant](sc), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                     "-c:a", "copy"]
         else:
             args = ["-vf", "scale='if(gt(iw,ih),1920,-2)':'if(gt(iw,ih),-2,1920)'", "-r", "30", "-c:v", "libx264",

@@ -10,6 +10,14 @@ The cut is always the same on both sides (the smaller of the two bars), so the p
 moves and nothing left of centre can end up right of it: a dark picture with one dark edge is left
 as it is. A bar is a run of edge columns (or rows) darker than BLACK_LIMIT in every frame read from
 the file, which a real scene almost never is.
+
+Phones also publish a portrait video in a landscape frame (or a landscape one in a portrait frame)
+over a blurred, enlarged copy of itself instead of black bars. Those sides are found by what makes
+them: they carry little detail (`COPY_DETAIL`), the step to the picture is at the same distance from
+both edges, and what they show is the picture itself scaled up to cover the frame (`COPY_MATCH`,
+the correlation of the sides with that scaled copy, on a coarse grid so the blur does not matter).
+The three thresholds were chosen on validation clips as rendered and re-encoded that way (README
+"Design notes"); a picture whose own sides are plain (a defocused background) fails the third.
 """
 
 from __future__ import annotations
@@ -22,6 +30,12 @@ BLACK_LIMIT = 24  # luma (0-255) a bar's pixels stay under in every frame (ffmpe
 MIN_BAR = 0.015  # bars narrower than this share of the side are left alone (a codec's edge, a few pixels)
 MIN_KEPT = 0.25  # a picture narrower than this share is not trusted to be a picture: nothing is cut
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+COPY_SCREEN = 0.5  # outer tenths' detail / centre's, at the model's size, below which a copy is looked for
+COPY_DETAIL = 0.4  # the sides' detail / the picture's, at the found seam, must be below this
+COPY_MATCH = 0.8  # and the sides must correlate at least this well with the picture scaled to cover
+COPY_SCALE = 4  # a possible copy is looked for in frames decoded at this many times the model's size
+_COPY_FRAMES = 32  # frames (evenly spread) the copy test reads: enough, and bounded in memory
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,83 @@ def _bar(profile: np.ndarray) -> float:
     if share < MIN_BAR or 1 - 2 * share < MIN_KEPT:
         return 0.0
     return share
+
+
+def might_have_copy(frames: np.ndarray) -> bool:
+    """Whether frames [N, H, W, 3] (the model's size) may show a picture over a blurred copy of itself:
+    the outer tenths on one axis carry far less detail than the middle. Cheap; nearly always False."""
+    luma = _luma(frames)
+    return any(_edge_ratio(_detail(v)) < COPY_SCREEN for v in (luma, luma.swapaxes(1, 2)))
+
+
+def find_copy_sides(frames: np.ndarray) -> Bars | None:
+    """The blurred-copy sides of frames [N, H, W, 3] from one file (decoded larger than the model's
+    size, `COPY_SCALE`), as a cut on both sides (left/right or top/bottom), or None."""
+    luma = _luma(frames)
+    cols = _copy_cut(luma)
+    if cols:
+        return Bars(cols, 0.0)
+    rows = _copy_cut(luma.swapaxes(1, 2))
+    return Bars(0.0, rows) if rows else None
+
+
+def _luma(frames: np.ndarray) -> np.ndarray:
+    frames = frames.reshape(-1, *frames.shape[-3:])
+    pick = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), _COPY_FRAMES)).round().astype(int))
+    return frames[pick] @ _LUMA  # [n, H, W] float32
+
+
+def _detail(luma: np.ndarray) -> np.ndarray:
+    """Mean absolute step between neighbouring rows, per column: [W]. Blur flattens it."""
+    return np.abs(np.diff(luma, axis=1)).mean(axis=(0, 1))
+
+
+def _edge_ratio(d: np.ndarray) -> float:
+    n = d.size
+    e = max(1, n // 10)
+    centre = d[int(n * 0.35): int(n * 0.65)].mean()
+    return float(np.r_[d[:e], d[-e:]].mean() / (centre + 1e-6))
+
+
+def _copy_cut(luma: np.ndarray) -> float:
+    """Share cut on each side along the last axis of luma [n, H, W] where its sides are a copy."""
+    d = _detail(luma)
+    w = d.size
+    lo, hi = max(1, int(w * MIN_BAR)), int(w * (1 - MIN_KEPT) / 2)
+    best = None
+    for k in range(lo, hi + 1):  # the symmetric two-level fit of the detail profile
+        out, inside = np.r_[d[:k], d[w - k:]], d[k: w - k]
+        sse = out.var() * out.size + inside.var() * inside.size
+        if best is None or sse < best[0]:
+            best = (sse, k, out.mean() / (inside.mean() + 1e-6))
+    if best is None or best[2] >= COPY_DETAIL:
+        return 0.0
+    k = best[1]
+    return k / w if _copy_match(luma, k) >= COPY_MATCH else 0.0
+
+
+def _copy_match(luma: np.ndarray, k: int) -> float:
+    """Correlation of the sides (outside columns k..W-k) with the picture scaled up to cover the
+    frame, both averaged over cells of 1/32 of the width (coarser than any blur that hides detail)."""
+    n, h, w = luma.shape
+    wp = w - 2 * k
+    s = w / wp
+    ys = np.clip(np.rint((np.arange(h) - h / 2 + 0.5) / s + h / 2 - 0.5).astype(int), 0, h - 1)
+    xs = np.clip(np.rint((np.arange(w) - w / 2 + 0.5) / s + wp / 2 - 0.5).astype(int), 0, wp - 1)
+    pred = luma[:, :, k: w - k][:, ys][:, :, xs]
+    cell = max(2, w // 32)
+    kc = k // cell
+    if kc < 1:
+        return 0.0
+    gh, gw = h // cell, w // cell
+
+    def coarse(a: np.ndarray) -> np.ndarray:
+        return a[:, : gh * cell, : gw * cell].reshape(n, gh, cell, gw, cell).mean(axis=(2, 4))
+
+    side = np.r_[np.arange(kc), np.arange(gw - kc, gw)]
+    a, b = coarse(pred)[:, :, side].ravel(), coarse(luma)[:, :, side].ravel()
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum() + 1e-9))
 
 
 def crop(frames: np.ndarray, bars: Bars) -> np.ndarray:

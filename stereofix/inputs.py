@@ -142,17 +142,27 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
 def read_model_frames(path, video_index: int | None, times: list[list[float]],
                       skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
     """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
-    the letterbox or pillarbox bars cut off them (None: none).
+    the letterbox or pillarbox bars (black, or a blurred copy of the picture) cut off them (None: none).
 
     A file with bars (found in these frames, `borders`) is decoded again, larger, so that the
     picture inside the bars comes out at about twice the model's size; the bars are found again
-    there, more finely, cut off, and the picture is scaled down to the model's size. Files without
-    bars (nearly all) cost one decode and get the frames they always got.
+    there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
+    outer tenths are much plainer than its middle is decoded again at four times the model's size
+    and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`). Files
+    without either (nearly all) cost one decode and get the frames they always got.
     """
     frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
     bars = borders.find_bars(frames)
     if bars is None:
-        return frames, shown, None
+        if not borders.might_have_copy(frames):
+            return frames, shown, None
+        scale = borders.COPY_SCALE
+        large, large_shown = _read_frames(path, video_index, times, (scale * FRAME_WIDTH, scale * FRAME_HEIGHT),
+                                          skip_b_frames)
+        bars = borders.find_copy_sides(large)
+        if bars is None:
+            return frames, shown, None
+        return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
     kw, kh = bars.kept
     size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
     large, shown = _read_frames(path, video_index, times, size, skip_b_frames)

@@ -93,3 +93,79 @@ def test_the_model_judges_a_pillarboxed_file_like_the_original(tmp_path):
 
     png = plot_check(boxed, b, tmp_path / "why.png", an)  # the tiles show the picture without its bars
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _scene(h: int, w: int, n: int = 4, seed: int = 1) -> np.ndarray:
+    """A picture with structure at every scale (smooth gradients, blocks and fine texture), moving."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    out = []
+    for t in range(n):
+        img = 120 + 60 * np.sin(6 * xx + t) * np.cos(4 * yy - t)
+        blocks = rng.integers(0, 2, size=(h // 8 + 1, w // 8 + 1)).repeat(8, 0).repeat(8, 1)[:h, :w]
+        img = img + 50 * blocks + rng.normal(0, 12, size=(h, w))
+        out.append(np.stack([img, img * 0.8 + 20, 255 - img], -1))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _box_blur(a: np.ndarray, r: int) -> np.ndarray:
+    k = np.ones(2 * r + 1) / (2 * r + 1)
+    for axis in (1, 2):
+        a = np.apply_along_axis(lambda v: np.convolve(np.pad(v, r, mode="edge"), k, "valid"), axis, a)
+    return a
+
+
+def _over_copy(pic: np.ndarray, w: int) -> np.ndarray:
+    """pic [N, H, wp, 3] over a blurred copy of itself scaled to cover [H, w] (as phones publish it)."""
+    n, h, wp, _ = pic.shape
+    s = w / wp
+    ys = np.clip(((np.arange(h) - h / 2 + 0.5) / s + h / 2 - 0.5).round().astype(int), 0, h - 1)
+    xs = np.clip(((np.arange(w) - w / 2 + 0.5) / s + wp / 2 - 0.5).round().astype(int), 0, wp - 1)
+    frame = _box_blur(pic[:, ys][:, :, xs].astype(np.float32), 12)
+    k = (w - wp) // 2
+    frame[:, :, k: k + wp] = pic
+    return np.clip(frame, 0, 255).astype(np.uint8)
+
+
+def test_a_picture_over_a_blurred_copy_of_itself_is_found_and_cut():
+    pic = _scene(288, 162)
+    framed = _over_copy(pic, 512)
+    assert borders.find_bars(framed) is None  # not black: the bar test cannot see it
+    small = borders.area_resize(framed, 72, 128)
+    assert borders.might_have_copy(small)
+    bars = borders.find_copy_sides(framed)
+    assert bars is not None and bars.y == 0 and bars.x * 512 == pytest.approx(175, abs=1)
+    tall = np.swapaxes(_over_copy(np.swapaxes(_scene(162, 288, seed=2), 1, 2), 512), 1, 2)  # a landscape picture in a portrait frame
+    bars = borders.find_copy_sides(tall)
+    assert bars is not None and bars.x == 0 and bars.y * 512 == pytest.approx(175, abs=1)
+
+
+def test_plain_sides_that_are_not_a_copy_are_left_alone():
+    assert not borders.might_have_copy(borders.area_resize(_scene(288, 512), 72, 128))
+    assert borders.find_copy_sides(_scene(288, 512)) is None
+    other = _over_copy(_scene(288, 162, seed=3), 512)
+    other[:, :, 175:337] = _scene(288, 162, seed=4)  # sides blurred from a different picture
+    assert borders.find_copy_sides(other) is None
+    soft = _scene(288, 512)
+    soft[:, :, :120] = soft[:, :, 392:] = 90  # plain walls either side: no detail, but not a copy
+    assert borders.find_copy_sides(soft) is None
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg CLI to make the blurred-copy frame")
+def test_a_file_published_over_a_blurred_copy_gives_the_model_the_picture(tmp_path):
+    portrait, framed = tmp_path / "portrait.mp4", tmp_path / "blurbox.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=270x480:r=25:d=6", "-c:v", "libx264", "-crf", "18",
+           "-pix_fmt", "yuv420p", str(portrait))
+    ffmpeg("-i", str(portrait), "-filter_complex",
+           "split[fg][bg];[bg]scale=854:-2,crop=854:480,boxblur=20:2[b];[b][fg]overlay=(W-w)/2:0",
+           "-c:v", "libx264", "-crf", "18", str(framed))
+    times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 4.0)]
+    # Every frame decoded: the two encodings skip different B-frames, and the pattern moves fast.
+    plain, _, none = inputs.read_model_frames(portrait, None, times, skip_b_frames=False)
+    assert none is None
+    cut, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
+    stretched, _ = inputs._read_frames(framed, None, times, skip_b_frames=False)
+    assert bars is not None and bars.y == 0 and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
+    diff = np.abs(cut.astype(int) - plain.astype(int)).mean()
+    assert diff < 8, diff
+    assert np.abs(stretched.astype(int) - plain.astype(int)).mean() > 4 * diff

@@ -139,21 +139,24 @@ def main() -> None:
     ap.add_argument("--clips", type=Path, required=True, help="A folder written by `stereofix synth`.")
     ap.add_argument("--variant", action="append", choices=VARIANTS, help="Repeatable; default: all.")
     ap.add_argument("--weights", type=Path, default=None)
-    ap.add_argument("--json", type=Path, default=None, help="Write the figures here too.")
+    ap.add_argument("--json", type=Path, default=None, help="Write the figures (and each file's verdict) here too.")
     args = ap.parse_args()
     scenes = json.loads((args.clips / "manifest.json").read_text())["scenes"]
     t0 = time.time()
     base = check_all(args.clips, scenes, args.weights)
     report = {"original": figures(scenes, base, None)}
+    verdicts = {"original": {k: [d["verdict"], d.get("p_swapped")] for k, d in base.items()}}
     print(f"original: {report['original']}  ({time.time() - t0:.0f} s)", flush=True)
     for variant in args.variant or VARIANTS:
         t0 = time.time()
         folder = make_variant(args.clips, scenes, variant)
         t1 = time.time()
-        report[variant] = figures(scenes, check_all(folder, scenes, args.weights), base)
+        got = check_all(folder, scenes, args.weights)
+        report[variant] = figures(scenes, got, base)
+        verdicts[variant] = {k: [d["verdict"], d.get("p_swapped")] for k, d in got.items()}
         print(f"{variant}: {report[variant]}  (encode {t1 - t0:.0f} s, check {time.time() - t1:.0f} s)", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
+        args.json.write_text(json.dumps({**report, "verdicts": verdicts}, indent=1))
 
 
 if __name__ == "__main__":

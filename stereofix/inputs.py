@@ -149,7 +149,8 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
     outer tenths are much plainer than its middle is decoded again at four times the model's size
     and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`). Files
-    without either (nearly all) cost one decode and get the frames they always got.
+    with neither bars nor plain edges (most) cost one decode and get the frames they always got,
+    and so does every file where no cut is found.
     """
     frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
     bars = borders.find_bars(frames)

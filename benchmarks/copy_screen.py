@@ -23,16 +23,9 @@ from stereofix.models import FlipConfig
 
 
 def seam_fit(luma: np.ndarray) -> tuple[float, float, float]:
-    """(cut share, sides' detail / picture's, copy correlation) of the symmetric seam fit."""
-    d = borders._detail(luma)
-    w = d.size
-    best = None
-    for k in range(max(1, int(w * borders.MIN_BAR)), int(w * (1 - borders.MIN_KEPT) / 2) + 1):
-        out, inside = np.r_[d[:k], d[w - k:]], d[k: w - k]
-        sse = out.var() * out.size + inside.var() * inside.size
-        if best is None or sse < best[0]:
-            best = (sse, k, float(out.mean() / (inside.mean() + 1e-6)))
-    return best[1] / w, best[2], borders._copy_match(luma, best[1])
+    """(cut share, sides' detail / picture's, copy correlation) at `check`'s seam fit."""
+    k, ratio = borders.seam_fit(borders._detail(luma))
+    return k / luma.shape[-1], ratio, borders._copy_match(luma, k)
 
 
 def main() -> None:

@@ -114,19 +114,24 @@ def _edge_ratio(d: np.ndarray) -> float:
 
 def _copy_cut(luma: np.ndarray) -> float:
     """Share cut on each side along the last axis of luma [n, H, W] where its sides are a copy."""
-    d = _detail(luma)
+    fit = seam_fit(_detail(luma))
+    if fit is None or fit[1] >= COPY_DETAIL:
+        return 0.0
+    k = fit[0]
+    return k / luma.shape[-1] if _copy_match(luma, k) >= COPY_MATCH else 0.0
+
+
+def seam_fit(d: np.ndarray) -> tuple[int, float] | None:
+    """The symmetric two-level fit of a per-column detail profile d [W]: the columns k cut on each
+    side that best split it into outer and inner levels, and the outer level over the inner one."""
     w = d.size
-    lo, hi = max(1, int(w * MIN_BAR)), int(w * (1 - MIN_KEPT) / 2)
     best = None
-    for k in range(lo, hi + 1):  # the symmetric two-level fit of the detail profile
+    for k in range(max(1, int(w * MIN_BAR)), int(w * (1 - MIN_KEPT) / 2) + 1):
         out, inside = np.r_[d[:k], d[w - k:]], d[k: w - k]
         sse = out.var() * out.size + inside.var() * inside.size
         if best is None or sse < best[0]:
-            best = (sse, k, out.mean() / (inside.mean() + 1e-6))
-    if best is None or best[2] >= COPY_DETAIL:
-        return 0.0
-    k = best[1]
-    return k / w if _copy_match(luma, k) >= COPY_MATCH else 0.0
+            best = (sse, k, float(out.mean() / (inside.mean() + 1e-6)))
+    return None if best is None else best[1:]
 
 
 def _copy_match(luma: np.ndarray, k: int) -> float:

@@ -154,21 +154,18 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     """
     frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
     bars = borders.find_bars(frames)
-    if bars is None:
-        if not borders.might_have_copy(frames):
-            return frames, shown, None
-        scale = borders.COPY_SCALE
-        large, large_shown = _read_frames(path, video_index, times, (scale * FRAME_WIDTH, scale * FRAME_HEIGHT),
-                                          skip_b_frames)
+    if bars is not None:
+        kw, kh = bars.kept
+        size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
+        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
+        bars = borders.find_bars(large) or bars
+    elif borders.might_have_copy(frames):
+        size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
+        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
         bars = borders.find_copy_sides(large)
-        if bars is None:
-            return frames, shown, None
-        return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
-    kw, kh = bars.kept
-    size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
-    large, shown = _read_frames(path, video_index, times, size, skip_b_frames)
-    bars = borders.find_bars(large) or bars
-    return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), shown, bars
+    if bars is None:
+        return frames, shown, None
+    return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
 
 
 def _read_frames(path, video_index: int | None, times: list[list[float]],

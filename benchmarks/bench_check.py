@@ -10,6 +10,11 @@ The picture is bench_repair.py's 10-minute x264 `veryfast` file (B-frames, CABAC
 replaced by spatial audio (pink noise, the right channel 0.3 ms later and 4 dB down) so that `check`
 runs the whole model path rather than stopping at an audio-only verdict. The 60-minute file is the
 10-minute one six times over, stream-copied with the concat demuxer.
+
+With --blurbox the 10-minute file is instead a portrait picture (testsrc2, 608x1080) over a blurred,
+enlarged copy of itself in the 1080p frame, as phones publish portrait video: `check` then decodes
+its windows a second time, larger, to find and cut the copy (stereofix.borders), and this times
+what that costs.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from bench_repair import OUT_DIR, make_input  # noqa: E402
 
 
 def spatial_copy(src: Path, minutes: float) -> Path:
-    dst = OUT_DIR / f"check_{int(minutes)}min_1080p.mp4"
+    dst = OUT_DIR / f"check_{src.stem.removeprefix('bench_')}.mp4"
     if not dst.exists():
         seconds = minutes * 60
         graph = "[1:a]asplit[l][r0];[r0]adelay=0.3,volume=-4dB[r];[l][r]join=inputs=2:channel_layout=stereo[a]"
@@ -40,6 +45,12 @@ def spatial_copy(src: Path, minutes: float) -> Path:
         )  # fmt: skip
         dst.with_suffix(".part.mp4").replace(dst)
     return dst
+
+
+def blurbox_input(minutes: float) -> Path:
+    """A portrait picture (608x1080) over a blurred copy of itself in the 1080p frame."""
+    graph = "split[fg][bg];[bg]scale=1920:-2,crop=1920:1080,boxblur=20:2[b];[b][fg]overlay=(W-w)/2:0[v]"
+    return make_input(minutes, "_blurbox", "608x1080", graph)
 
 
 def repeated(src: Path, times: int) -> Path:
@@ -103,8 +114,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--long", type=int, default=60, help="Also time a file this many minutes long (0: skip).")
+    ap.add_argument("--blurbox", action="store_true", help="A portrait picture over a blurred copy of itself.")
     args = ap.parse_args()
-    short = spatial_copy(make_input(args.minutes), args.minutes)
+    source = blurbox_input(args.minutes) if args.blurbox else make_input(args.minutes)
+    short = spatial_copy(source, args.minutes)
     check = [sys.executable, "-m", "stereofix", "check", "--quiet"]
     decode, _ = timed(["ffmpeg", "-v", "error", "-nostdin", "-i", str(short), "-f", "null", "-"])
     ours, rss = timed([*check, str(short)])

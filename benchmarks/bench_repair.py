@@ -26,20 +26,23 @@ OUT_DIR = ROOT / "bench_out"
 TARGET_RATIO = 1.2
 
 
-def make_input(minutes: float) -> Path:
-    path = OUT_DIR / f"bench_{minutes:g}min_1080p.mp4"
+def make_input(minutes: float, name: str = "", size: str = "1920x1080", graph: str = "") -> Path:
+    """testsrc2 at `size` (through the filter `graph` ending in [v], if any) with two sine tones, 30 fps,
+    x264 veryfast with B-frames and CABAC: OUT_DIR/bench_{minutes}min_1080p{name}.mp4."""
+    path = OUT_DIR / f"bench_{minutes:g}min_1080p{name}.mp4"
     if path.exists():
         return path
     OUT_DIR.mkdir(exist_ok=True)
     seconds = minutes * 60
     tmp = path.with_suffix(".part.mp4")
+    video = f"[0:v]{graph};" if graph else ""
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-nostdin",
-         "-f", "lavfi", "-i", f"testsrc2=s=1920x1080:r=30:d={seconds}",
+         "-f", "lavfi", "-i", f"testsrc2=s={size}:r=30:d={seconds}",
          "-f", "lavfi", "-i", f"sine=f=440:r=48000:d={seconds}",
          "-f", "lavfi", "-i", f"sine=f=660:r=48000:d={seconds}",
-         "-filter_complex", "[1:a][2:a]join=inputs=2:channel_layout=stereo[a]",
-         "-map", "0:v", "-map", "[a]",
+         "-filter_complex", f"{video}[1:a][2:a]join=inputs=2:channel_layout=stereo[a]",
+         "-map", "[v]" if graph else "0:v", "-map", "[a]",
          "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-coder", "cabac", "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-b:a", "192k", str(tmp)],
         check=True,

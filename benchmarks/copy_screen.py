@@ -13,7 +13,8 @@ the margin to the thresholds (README "Design notes").
 
 from __future__ import annotations
 
-import sys
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,43 +23,72 @@ from stereofix import borders, inputs
 from stereofix.models import FlipConfig
 
 
-def seam_fit(luma: np.ndarray) -> tuple[float, float, float]:
-    """(cut share, sides' detail / picture's, copy correlation) at `check`'s seam fit."""
+def seam_fit(luma: np.ndarray) -> tuple[float, float, float, float]:
+    """(cut share, sides' detail / picture's, copy correlation, the same unscaled) at `check`'s seam fit."""
     k, ratio = borders.seam_fit(borders._detail(luma))
-    return k / luma.shape[-1], ratio, borders._copy_match(luma, k)
+    return k / luma.shape[-1], ratio, borders._copy_match(luma, k), borders._copy_match(luma, k, 1.0)
+
+
+def axes(frames: np.ndarray) -> tuple[tuple, tuple]:
+    """seam_fit on columns and on rows."""
+    luma = borders._luma(frames)
+    return seam_fit(luma), seam_fit(luma.swapaxes(1, 2))
 
 
 def main() -> None:
-    screens: list[float] = []
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", type=Path, nargs="+")
+    ap.add_argument("--json", type=Path, default=None, help="Write every file's statistics here.")
+    ap.add_argument("--without-scale-check", action="store_true",
+                    help="The rule before session 26 (no scale check, no copy correlation in the screen), to compare.")
+    args = ap.parse_args()
+    if args.without_scale_check:
+        borders.COPY_MARGIN = borders.COPY_SCREEN_MATCH = -2.0
+    screens: list[list[float]] = []  # per file: columns, rows
+    small: list[tuple] = []
     fits: list[tuple] = []
     might, find = borders.might_have_copy, borders.find_copy_sides
 
     def spy_screen(frames):
         luma = borders._luma(frames)
-        screens.append(min(borders._edge_ratio(borders._detail(v)) for v in (luma, luma.swapaxes(1, 2))))
+        screens.append([borders._edge_ratio(borders._detail(v)) for v in (luma, luma.swapaxes(1, 2))])
+        small.append(axes(frames))
         return might(frames)
 
     def spy_find(frames):
         bars = find(frames)
-        luma = borders._luma(frames)
-        fits.append((bars, seam_fit(luma), seam_fit(luma.swapaxes(1, 2))))
+        fits.append((bars, *axes(frames)))
         return bars
 
     borders.might_have_copy, borders.find_copy_sides = spy_screen, spy_find
     cfg = FlipConfig()
-    for folder in map(Path, sys.argv[1:]):
+    records = []
+    for folder in args.folders:
         screens.clear()
         fits.clear()
+        n_large = 0
         for path in sorted(folder.glob("scene_*.mp4")):
+            before = (len(screens), len(fits))
             inputs.prepare(path, (cfg.fps, cfg.n_samples))
-        s = np.array(screens)
-        passing = [m for _, *axes in fits for _, ratio, m in axes if ratio < borders.COPY_DETAIL]
+            rec = {"folder": str(folder), "file": path.name}
+            if len(screens) > before[0]:
+                rec.update(screen=screens[-1], small=small[-1])
+            if len(fits) > before[1]:
+                bars, cols, rows = fits[-1]
+                n_large += 1
+                rec.update(cut=None if bars is None else [bars.x, bars.y], large=[cols, rows])
+            records.append(rec)
+        s = np.array(screens).min(axis=1)
+        passing = [m for _, *ax in fits for _, ratio, m, _u in ax if ratio < borders.COPY_DETAIL]
         print(f"{folder}: {s.size} files reached the picture, {int((s < borders.COPY_SCREEN).sum())} passed the "
-              f"screen (lowest {s.min():.3f}), {sum(b is not None for b, *_ in fits)} cut; seam fits passing the "
+              f"detail screen (lowest {s.min():.3f}), {n_large} decoded again, "
+              f"{sum(b is not None for b, *_ in fits)} cut; seam fits passing the "
               f"detail test: {len(passing)}, their highest copy correlation "
               f"{max(passing) if passing else float('nan'):.2f} (needed {borders.COPY_MATCH})", flush=True)
         for bars, cols, rows in fits:
-            print(f"  cut {bars}  columns {cols}  rows {rows}")
+            print(f"  cut {bars}  columns {np.round(cols, 3).tolist()}  rows {np.round(rows, 3).tolist()}")
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=0, default=float))
 
 
 if __name__ == "__main__":

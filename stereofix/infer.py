@@ -103,7 +103,8 @@ def check(
     if progress:
         progress(1.0)
     verdict = decide(scores, analyzer.calibration)
-    return CheckResult(str(path), verdict, **kw)
+    cut = None if inputs.cut is None else (inputs.cut.x, inputs.cut.y)
+    return CheckResult(str(path), verdict, picture_cut=cut, **kw)
 
 
 def score_windows(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:

@@ -53,6 +53,7 @@ class WindowInputs:
     frames: np.ndarray
     audio: np.ndarray
     frame_offsets: np.ndarray
+    cut: borders.Bars | None = None  # letterbox, pillarbox or blurred-copy sides cut off the frames
 
     @classmethod
     def none_live(cls, windows: list[Window]) -> "WindowInputs":
@@ -130,13 +131,13 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
     if not live:
         return WindowInputs.none_live(windows)
     times = [frame_times(windows[i], fps) for i in live]
-    frames, shown, _ = read_model_frames(path, video_index, times)
+    frames, shown, cut = read_model_frames(path, video_index, times)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
     # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
     starts = np.array([windows[i].start for i in live])[:, None]
     offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
     sound = np.stack([_fit(audio[i], n_samples) for i in live])
-    return WindowInputs(list(windows), live, frames, sound, offsets)
+    return WindowInputs(list(windows), live, frames, sound, offsets, cut)
 
 
 def read_model_frames(path, video_index: int | None, times: list[list[float]],

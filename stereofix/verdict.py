@@ -89,6 +89,7 @@ class CheckResult:
     audio_stream: int | None = None
     diagnosis: AudioDiagnosis | None = None
     duration: float | None = None
+    picture_cut: tuple[float, float] | None = None  # share of the width, height cut off each side (borders)
 
     @property
     def exit_code(self) -> int:
@@ -96,6 +97,8 @@ class CheckResult:
 
     def to_dict(self) -> dict:
         d = {"file": self.path, **self.verdict.to_dict(), "audio_stream": self.audio_stream, "duration": self.duration}
+        if self.picture_cut is not None:
+            d["picture_cut"] = [round(x, 4) for x in self.picture_cut]
         if self.diagnosis is not None:
             d["audio"] = {
                 "reason": self.diagnosis.reason,

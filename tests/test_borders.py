@@ -89,6 +89,9 @@ def test_the_model_judges_a_pillarboxed_file_like_the_original(tmp_path):
     a, b = check(EXAMPLE, an), check(boxed, an)
     assert b.verdict.verdict == a.verdict.verdict
     assert b.verdict.p_swapped == pytest.approx(a.verdict.p_swapped, abs=0.05)
+    assert "picture_cut" not in a.to_dict()  # nothing cut from the original
+    x, y = b.to_dict()["picture_cut"]  # the report says what was cut: (854 - 270) / 2 px each side
+    assert y == 0 and x * 854 == pytest.approx(292, abs=3)
     from stereofix.plot import plot_check
 
     png = plot_check(boxed, b, tmp_path / "why.png", an)  # the tiles show the picture without its bars
@@ -149,6 +152,23 @@ def test_plain_sides_that_are_not_a_copy_are_left_alone():
     soft = _scene(288, 512)
     soft[:, :, :120] = soft[:, :, 392:] = 90  # plain walls either side: no detail, but not a copy
     assert borders.find_copy_sides(soft) is None
+    small = borders.area_resize(soft, 72, 128)
+    assert borders._edge_ratio(borders._detail(borders._luma(small))) < borders.COPY_SCREEN  # plain edges...
+    assert not borders.might_have_copy(small)  # ...but no copy at the seam: not decoded again
+
+
+def test_a_graded_wall_is_not_taken_for_a_scaled_copy():
+    """A plain wall graded top to bottom either side of a textured picture correlates with the
+    picture scaled up as well as with the picture's own edge carried outward: the scale check
+    refuses it (the correlation alone, 0.99, would cut it)."""
+    rng = np.random.default_rng(0)
+    h, w, k = 288, 512, 64
+    img = np.repeat(60 + 150 * np.arange(h)[:, None] / h, w, 1)[None].repeat(4, 0)
+    img[:, :, k: w - k] += rng.normal(0, 25, size=(4, h, w - 2 * k))
+    walls = np.clip(np.stack([img] * 3, -1), 0, 255).astype(np.uint8)
+    luma = borders._luma(walls)
+    assert borders._copy_match(luma, k) >= borders.COPY_MATCH  # what the scale check is for
+    assert borders.find_copy_sides(walls) is None
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg CLI to make the blurred-copy frame")

@@ -1,14 +1,17 @@
 """How close do files come to being cut as a picture over a blurred copy of itself?
 
-    python benchmarks/copy_screen.py bench_out/val3_a [bench_out/val3_b ...]
+    python benchmarks/copy_screen.py bench_out/val3_a [bench_out/val3_b ...] [--json F] [--without-scale-check]
 
 For every scene_*.mp4 in each folder, runs `check`'s own preparation (`inputs.prepare`, so the
 frames are exactly the ones `check` reads) and records, from `stereofix.borders`: the screen value
 on the model-size frames (the outer tenths' detail against the middle's, the smaller of columns and
 rows), and, for files that pass the screen, what the seam fit found on each axis (cut share, the
-sides' detail against the picture's, the copy correlation there) and whether a cut was made. Used to
-check that the validation clips as rendered are never cut (so the calibration stands) and to see
-the margin to the thresholds (README "Design notes").
+sides' detail against the picture's, the copy correlation there, and the correlation with the
+picture unscaled, which the scale check compares it with) and whether a cut was made; the same
+statistics at the model's size for every file. Used to check that the validation clips as rendered
+are never cut (so the calibration stands) and to see the margin to the thresholds (README "Design
+notes"). With --without-scale-check it runs the rule from before the scale check and prints what
+the rule with it makes of the same files.
 """
 
 from __future__ import annotations
@@ -35,15 +38,31 @@ def axes(frames: np.ndarray) -> tuple[tuple, tuple]:
     return seam_fit(luma), seam_fit(luma.swapaxes(1, 2))
 
 
+def shipped_rule(rec: dict, margin: float, screen_match: float = -2.0) -> tuple[bool, list[float] | None]:
+    """(decoded again, cut) that the rule with the scale check gives a file, from the statistics a
+    run without it recorded (that run decodes again every file this rule would, and more).
+    `screen_match` replays the copy correlation at the model's size tried as a screen in session 26."""
+    if "screen" not in rec:
+        return False, None
+    if not any(rec["screen"][a] < borders.COPY_SCREEN and rec["small"][a][2] >= screen_match for a in (0, 1)):
+        return False, None
+    for a in (0, 1):
+        share, ratio, cover, unscaled = rec["large"][a]
+        if ratio < borders.COPY_DETAIL and cover >= borders.COPY_MATCH and cover - unscaled >= margin:
+            return True, [share, 0.0] if a == 0 else [0.0, share]
+    return True, None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folders", type=Path, nargs="+")
     ap.add_argument("--json", type=Path, default=None, help="Write every file's statistics here.")
     ap.add_argument("--without-scale-check", action="store_true",
-                    help="The rule before session 26 (no scale check, no copy correlation in the screen), to compare.")
+                    help="The rule before session 26 (no scale check), to compare; prints what the rule with it makes of the same files.")
     args = ap.parse_args()
+    shipped = borders.COPY_MARGIN
     if args.without_scale_check:
-        borders.COPY_MARGIN = borders.COPY_SCREEN_MATCH = -2.0
+        borders.COPY_MARGIN = -2.0
     screens: list[list[float]] = []  # per file: columns, rows
     small: list[tuple] = []
     fits: list[tuple] = []
@@ -87,6 +106,12 @@ def main() -> None:
               f"{max(passing) if passing else float('nan'):.2f} (needed {borders.COPY_MATCH})", flush=True)
         for bars, cols, rows in fits:
             print(f"  cut {bars}  columns {np.round(cols, 3).tolist()}  rows {np.round(rows, 3).tolist()}")
+        if args.without_scale_check:  # what the shipped rule makes of the same files
+            here = [(r, shipped_rule(r, shipped)) for r in records if r["folder"] == str(folder)]
+            lost = [r["file"] for r, (_, cut) in here if r.get("cut") and cut != r["cut"]]
+            gained = [r["file"] for r, (_, cut) in here if cut and not r.get("cut")]
+            print(f"  with the scale check: {sum(d for _, (d, _) in here)} decoded again, "
+                  f"{sum(c is not None for _, (_, c) in here)} cut; cuts lost or moved: {lost}; new cuts: {gained}")
     if args.json:
         args.json.write_text(json.dumps(records, indent=0, default=float))
 

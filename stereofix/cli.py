@@ -218,6 +218,10 @@ def _check_files(files: list[str], analyzer, prefetcher, windows: int, plot: Pat
             typer.echo(_describe(result))
         if result.exit_code == EXIT_ERROR:
             log.error("%s: %s", name, result.verdict.reason)
+        if result.picture_cut is not None:
+            x, y = result.picture_cut
+            log.debug("%s: judged the picture inside its borders (%.1f%% of the width and %.1f%% of the height "
+                      "cut from each side: black bars or a blurred copy)", name, 100 * x, 100 * y)
         codes.append(result.exit_code)
     return codes
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +94,9 @@ def test_the_model_judges_a_pillarboxed_file_like_the_original(tmp_path):
     assert "picture_cut" not in a.to_dict()  # nothing cut from the original
     x, y = b.to_dict()["picture_cut"]  # the report says what was cut: (854 - 270) / 2 px each side
     assert y == 0 and x * 854 == pytest.approx(292, abs=3)
+    said = subprocess.run([sys.executable, "-m", "stereofix", "check", "--verbose", str(boxed)],
+                          capture_output=True, text=True)
+    assert said.returncode == b.exit_code and "judged the picture inside its borders" in said.stderr
     from stereofix.plot import plot_check
 
     png = plot_check(boxed, b, tmp_path / "why.png", an)  # the tiles show the picture without its bars

@@ -39,16 +39,17 @@ def axes(frames: np.ndarray) -> tuple[tuple, tuple]:
 
 
 def shipped_rule(rec: dict, margin: float, screen_match: float = -2.0) -> tuple[bool, list[float] | None]:
-    """(decoded again, cut) that the rule with the scale check gives a file, from the statistics a
-    run without it recorded (that run decodes again every file this rule would, and more).
-    `screen_match` replays the copy correlation at the model's size tried as a screen in session 26."""
+    """(decoded again, cut) that `borders.is_copy` with `margin` gives a file, from the statistics a
+    run with the scale check switched off recorded (that run decodes again every file this rule
+    would, and more). `screen_match` replays the copy correlation at the model's size tried as a
+    screen in session 26 (README "Design notes"); the default leaves it out, as `check` does."""
     if "screen" not in rec:
         return False, None
     if not any(rec["screen"][a] < borders.COPY_SCREEN and rec["small"][a][2] >= screen_match for a in (0, 1)):
         return False, None
     for a in (0, 1):
         share, ratio, cover, unscaled = rec["large"][a]
-        if ratio < borders.COPY_DETAIL and cover >= borders.COPY_MATCH and cover - unscaled >= margin:
+        if borders.is_copy(ratio, cover, unscaled, margin):
             return True, [share, 0.0] if a == 0 else [0.0, share]
     return True, None
 
@@ -84,6 +85,7 @@ def main() -> None:
     records = []
     for folder in args.folders:
         screens.clear()
+        small.clear()
         fits.clear()
         n_large = 0
         for path in sorted(folder.glob("scene_*.mp4")):

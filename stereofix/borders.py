@@ -122,12 +122,18 @@ def _copy_cut(luma: np.ndarray) -> float:
     """Share cut on each side along the last axis of luma [n, H, W] where its sides are a copy."""
     fit = seam_fit(_detail(luma))
     if fit is None or fit[1] >= COPY_DETAIL:
-        return 0.0
-    k = fit[0]
-    cover = _copy_match(luma, k)
-    if cover < COPY_MATCH or cover - _copy_match(luma, k, 1.0) < COPY_MARGIN:
-        return 0.0
-    return k / luma.shape[-1]
+        return 0.0  # sides as detailed as the picture: no correlation needed to say no
+    k, ratio = fit
+    return k / luma.shape[-1] if is_copy(ratio, _copy_match(luma, k), _copy_match(luma, k, 1.0)) else 0.0
+
+
+def is_copy(ratio: float, cover: float, unscaled: float, margin: float | None = None) -> bool:
+    """The copy test on a fitted seam's statistics: the sides' detail over the picture's, and their
+    correlation with the picture scaled to cover the frame and unscaled (`_copy_match`); `margin`
+    defaults to COPY_MARGIN. Separate so that benchmarks/copy_screen.py replays exactly this rule
+    on recorded statistics."""
+    margin = COPY_MARGIN if margin is None else margin
+    return ratio < COPY_DETAIL and cover >= COPY_MATCH and cover - unscaled >= margin
 
 
 def seam_fit(d: np.ndarray) -> tuple[int, float] | None:

@@ -40,6 +40,7 @@ COPY_MATCH = 0.8  # and the sides must correlate at least this well with the pic
 COPY_MARGIN = 0.1  # and fit it better, by this much, than the picture unscaled (its edge carried outward)
 COPY_SCALE = 4  # a possible copy is looked for in frames decoded at this many times the model's size
 _COPY_FRAMES = 32  # frames (evenly spread) the copy test reads: enough, and bounded in memory
+COPY_PROBE_FRAMES = 16  # frames near the windows' keyframes that must show a copy before all are decoded larger
 
 
 @dataclass(frozen=True)

@@ -149,9 +149,10 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     picture inside the bars comes out at about twice the model's size; the bars are found again
     there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
     outer tenths are much plainer than its middle is decoded again at four times the model's size
-    and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`). Files
-    with neither bars nor plain edges (most) cost one decode and get the frames they always got,
-    and so does every file where no cut is found.
+    and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`): first on a
+    few frames near the windows' keyframes (`copy_probe_times`, cheap), then, only where those show
+    a copy, on all of them, where the cut is placed. Files with neither bars nor plain edges (most)
+    cost one decode and get the frames they always got, and so does every file where no cut is found.
     """
     frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
     bars = borders.find_bars(frames)
@@ -162,11 +163,24 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
         bars = borders.find_bars(large) or bars
     elif borders.might_have_copy(frames):
         size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
-        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
+        probe_times = copy_probe_times(times)
+        large, large_shown = _read_frames(path, video_index, probe_times, size, skip_b_frames)
         bars = borders.find_copy_sides(large)
+        if bars is not None and probe_times != times:
+            large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
+            bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None
     return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
+
+
+def copy_probe_times(times: list[list[float]]) -> list[list[float]]:
+    """The first frames of each window, `borders.COPY_PROBE_FRAMES` in all (at least one a window):
+    a window starts at a keyframe, so its first frames cost a seek and a frame or two to decode,
+    where all of them cost decoding on through the window. A plain-edged picture that is no copy
+    (a studio backdrop, a sky) is turned down on these alone."""
+    per = max(1, -(-borders.COPY_PROBE_FRAMES // max(1, len(times))))
+    return [ts[:per] for ts in times]
 
 
 def _read_frames(path, video_index: int | None, times: list[list[float]],

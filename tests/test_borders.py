@@ -191,3 +191,34 @@ def test_a_file_published_over_a_blurred_copy_gives_the_model_the_picture(tmp_pa
     diff = np.abs(cut.astype(int) - plain.astype(int)).mean()
     assert diff < 8, diff
     assert np.abs(stretched.astype(int) - plain.astype(int)).mean() > 4 * diff
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg CLI to make the blurred-copy frame")
+def test_the_copy_test_reads_a_few_frames_first_and_all_only_for_a_copy(tmp_path, monkeypatch):
+    portrait, framed, backdrop = tmp_path / "portrait.mp4", tmp_path / "blurbox.mp4", tmp_path / "backdrop.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=s=270x480:r=25:d=6", "-c:v", "libx264", "-crf", "18",
+           "-pix_fmt", "yuv420p", str(portrait))
+    ffmpeg("-i", str(portrait), "-filter_complex",
+           "split[fg][bg];[bg]scale=854:-2,crop=854:480,boxblur=20:2[b];[b][fg]overlay=(W-w)/2:0",
+           "-c:v", "libx264", "-crf", "18", str(framed))
+    # Plain grey sides: as plain as a copy's, but not the picture scaled up.
+    ffmpeg("-i", str(portrait), "-vf", "pad=854:480:(ow-iw)/2:0:gray", "-c:v", "libx264", "-crf", "18", str(backdrop))
+    times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 1.0, 2.0, 4.0)]  # 32 frames
+    calls: list[tuple[int, int]] = []
+    read = inputs._read_frames
+
+    def counted(path, index, ts, size=(inputs.FRAME_WIDTH, inputs.FRAME_HEIGHT), skip_b_frames=True):
+        calls.append((sum(map(len, ts)), size[0]))
+        return read(path, index, ts, size, skip_b_frames)
+
+    monkeypatch.setattr(inputs, "_read_frames", counted)
+    _, _, bars = inputs.read_model_frames(backdrop, None, times, skip_b_frames=False)
+    assert bars is None
+    large = borders.COPY_SCALE * inputs.FRAME_WIDTH
+    assert calls == [(32, inputs.FRAME_WIDTH), (borders.COPY_PROBE_FRAMES, large)]  # turned down on the probe
+    calls.clear()
+    _, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
+    assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
+    assert calls == [(32, inputs.FRAME_WIDTH), (borders.COPY_PROBE_FRAMES, large), (32, large)]
+    assert inputs.copy_probe_times(times) == [ts[:4] for ts in times]
+    assert inputs.copy_probe_times(times[:1]) == times[:1]  # one window: the probe is all of it

@@ -1,6 +1,6 @@
 """Time `stereofix check` against a full decode of the same file, and its peak memory.
 
-    python benchmarks/bench_check.py [--minutes 10] [--long 60]
+    python benchmarks/bench_check.py [--minutes 10] [--long 60] [--blurbox | --plainbox]
 
 Target (SPEC.md): `check` of a 10-minute 1080p30 H.264/AAC file takes at most a tenth of the time of
 `ffmpeg -i FILE -f null -` (the Debian ffmpeg), measured in one run; peak memory under 1 GB; a
@@ -14,7 +14,9 @@ runs the whole model path rather than stopping at an audio-only verdict. The 60-
 With --blurbox the 10-minute file is instead a portrait picture (testsrc2, 608x1080) over a blurred,
 enlarged copy of itself in the 1080p frame, as phones publish portrait video: `check` then decodes
 its windows a second time, larger, to find and cut the copy (stereofix.borders), and this times
-what that costs.
+what that costs. With --plainbox the portrait picture sits between plain grey sides instead: they
+pass the cheap screen, so `check` reads the windows' first frames larger to test for a copy
+(inputs.copy_probe_times), finds none, and goes on; this times what a false alarm costs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def blurbox_input(minutes: float) -> Path:
     """A portrait picture (608x1080) over a blurred copy of itself in the 1080p frame."""
     graph = "split[fg][bg];[bg]scale=1920:-2,crop=1920:1080,boxblur=20:2[b];[b][fg]overlay=(W-w)/2:0[v]"
     return make_input(minutes, "_blurbox", "608x1080", graph)
+
+
+def plainbox_input(minutes: float) -> Path:
+    """A portrait picture (608x1080) between plain grey sides in the 1080p frame: the sides pass
+    check's cheap screen for a blurred copy but are none, so this times the copy test turning it down."""
+    return make_input(minutes, "_plainbox", "608x1080", "pad=1920:1080:(ow-iw)/2:0:gray[v]")
 
 
 def repeated(src: Path, times: int) -> Path:
@@ -114,9 +122,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--long", type=int, default=60, help="Also time a file this many minutes long (0: skip).")
-    ap.add_argument("--blurbox", action="store_true", help="A portrait picture over a blurred copy of itself.")
+    shape = ap.add_mutually_exclusive_group()
+    shape.add_argument("--blurbox", action="store_true", help="A portrait picture over a blurred copy of itself.")
+    shape.add_argument("--plainbox", action="store_true", help="A portrait picture between plain grey sides.")
     args = ap.parse_args()
-    source = blurbox_input(args.minutes) if args.blurbox else make_input(args.minutes)
+    if args.blurbox:
+        source = blurbox_input(args.minutes)
+    elif args.plainbox:
+        source = plainbox_input(args.minutes)
+    else:
+        source = make_input(args.minutes)
     short = spatial_copy(source, args.minutes)
     check = [sys.executable, "-m", "stereofix", "check", "--quiet"]
     decode, _ = timed(["ffmpeg", "-v", "error", "-nostdin", "-i", str(short), "-f", "null", "-"])

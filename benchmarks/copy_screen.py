@@ -8,7 +8,9 @@ on the model-size frames (the outer tenths' detail against the middle's, the sma
 rows), and, for files that pass the screen, what the seam fit found on each axis (cut share, the
 sides' detail against the picture's, the copy correlation there, and the correlation with the
 picture unscaled, which the scale check compares it with) and whether a cut was made; the same
-statistics at the model's size for every file. Used to check that the validation clips as rendered
+statistics at the model's size for every file. Where the probe frames (inputs.copy_probe_times)
+showed a copy and every frame was then read larger, `probe` holds the probe's fits and `large`
+the final ones. Used to check that the validation clips as rendered
 are never cut (so the calibration stands) and to see the margin to the thresholds (README "Design
 notes"). With --without-scale-check it runs the rule from before the scale check and prints what
 the rule with it makes of the same files.
@@ -98,11 +100,16 @@ def main() -> None:
                 bars, cols, rows = fits[-1]
                 n_large += 1
                 rec.update(cut=None if bars is None else [bars.x, bars.y], large=[cols, rows])
+            if len(fits) > before[1] + 1:  # the probe frames showed a copy: all were read again
+                bars, cols, rows = fits[before[1]]
+                rec.update(probe_cut=None if bars is None else [bars.x, bars.y], probe=[cols, rows])
             records.append(rec)
         s = np.array(screens).min(axis=1)
         passing = [m for _, *ax in fits for _, ratio, m, _u in ax if ratio < borders.COPY_DETAIL]
+        n_all = sum("probe" in r for r in records if r["folder"] == str(folder))
         print(f"{folder}: {s.size} files reached the picture, {int((s < borders.COPY_SCREEN).sum())} passed the "
-              f"detail screen (lowest {s.min():.3f}), {n_large} decoded again, "
+              f"detail screen (lowest {s.min():.3f}), {n_large} decoded again ({n_all} of them every frame after the "
+              f"probe frames showed a copy), "
               f"{sum(b is not None for b, *_ in fits)} cut; seam fits passing the "
               f"detail test: {len(passing)}, their highest copy correlation "
               f"{max(passing) if passing else float('nan'):.2f} (needed {borders.COPY_MATCH})", flush=True)

@@ -77,8 +77,8 @@ def main() -> None:
         small.append(axes(frames))
         return might(frames)
 
-    def spy_find(frames):
-        bars = find(frames)
+    def spy_find(frames, *slack):
+        bars = find(frames, *slack)
         fits.append((bars, *axes(frames)))
         return bars
 

@@ -150,8 +150,9 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
     outer tenths are much plainer than its middle is decoded again at four times the model's size
     and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`): first on a
-    few frames near the windows' keyframes (`copy_probe_times`, cheap), then, only where those show
-    a copy, on all of them, where the cut is placed. Files with neither bars nor plain edges (most)
+    few frames near the windows' keyframes (`copy_probe_times`, cheap) with the thresholds loosened
+    (`borders.PROBE_SLACK`), then, only where those may show a copy, on all of them, strictly, which
+    places the cut. Files with neither bars nor plain edges (most)
     cost one decode and get the frames they always got, and so does every file where no cut is found.
     """
     frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
@@ -164,11 +165,12 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     elif borders.might_have_copy(frames):
         size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
         probe_times = copy_probe_times(times)
-        large, large_shown = _read_frames(path, video_index, probe_times, size, skip_b_frames)
+        if probe_times != times:  # a few frames first, tested loosely: most plain edges stop here
+            probe, _ = _read_frames(path, video_index, probe_times, size, skip_b_frames)
+            if borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
+                return frames, shown, None
+        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
         bars = borders.find_copy_sides(large)
-        if bars is not None and probe_times != times:
-            large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
-            bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None
     return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars

@@ -221,4 +221,7 @@ def test_the_copy_test_reads_a_few_frames_first_and_all_only_for_a_copy(tmp_path
     assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
     assert calls == [(32, inputs.FRAME_WIDTH), (borders.COPY_PROBE_FRAMES, large), (32, large)]
     assert inputs.copy_probe_times(times) == [ts[:4] for ts in times]
+    # The probe is loose (a few frames can fall short), the cut strict.
+    near = (borders.COPY_DETAIL + 0.02, borders.COPY_MATCH - 0.1, borders.COPY_MATCH - 0.1 - borders.COPY_MARGIN + 0.05)
+    assert borders.is_copy(*near, slack=borders.PROBE_SLACK) and not borders.is_copy(*near)
     assert inputs.copy_probe_times(times[:1]) == times[:1]  # one window: the probe is all of it

@@ -14,9 +14,10 @@ runs the whole model path rather than stopping at an audio-only verdict. The 60-
 With --blurbox the 10-minute file is instead a portrait picture (testsrc2, 608x1080) over a blurred,
 enlarged copy of itself in the 1080p frame, as phones publish portrait video: `check` then decodes
 its windows a second time, larger, to find and cut the copy (stereofix.borders), and this times
-what that costs. With --plainbox the portrait picture sits between plain grey sides instead: they
-pass the cheap screen, so `check` reads the windows' first frames larger to test for a copy
-(inputs.copy_probe_times), finds none, and goes on; this times what a false alarm costs.
+what that costs. With --plainbox the portrait picture sits between plain grey sides instead: they pass the cheap
+screen for a copy, and the windows' first frames, which the first decode also gives larger
+(inputs.copy_probe_per), show no copy, so `check` goes on without decoding again; this times what
+such a false alarm costs.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ on the model-size frames (the outer tenths' detail against the middle's, the sma
 rows), and, for files that pass the screen, what the seam fit found on each axis (cut share, the
 sides' detail against the picture's, the copy correlation there, and the correlation with the
 picture unscaled, which the scale check compares it with) and whether a cut was made; the same
-statistics at the model's size for every file. Where the probe frames (inputs.copy_probe_times)
+statistics at the model's size for every file. Where the probe frames (inputs.copy_probe_per)
 showed a copy and every frame was then read larger, `probe` holds the probe's fits and `large`
 the final ones. Used to check that the validation clips as rendered
 are never cut (so the calibration stands) and to see the margin to the thresholds (README "Design

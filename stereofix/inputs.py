@@ -150,58 +150,65 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
     outer tenths are much plainer than its middle is decoded again at four times the model's size
     and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`): first on a
-    few frames near the windows' keyframes (`copy_probe_times`, cheap) with the thresholds loosened
-    (`borders.PROBE_SLACK`), then, only where those may show a copy, on all of them, strictly, which
-    places the cut. Files with neither bars nor plain edges (most)
+    few frames, the windows' first (`copy_probe_per`), which the first decode also gives at that
+    size, with the thresholds loosened (`borders.PROBE_SLACK`); then, only where those may show a
+    copy, on all the frames decoded again at that size, strictly, which places the cut. Files with neither bars nor plain edges (most)
     cost one decode and get the frames they always got, and so does every file where no cut is found.
     """
-    frames, shown = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames)
+    copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
+    per = copy_probe_per(times)
+    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames, probe=(per, copy_size))
     bars = borders.find_bars(frames)
     if bars is not None:
         kw, kh = bars.kept
         size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
-        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
+        large, large_shown, _ = _read_frames(path, video_index, times, size, skip_b_frames)
         bars = borders.find_bars(large) or bars
     elif borders.might_have_copy(frames):
-        size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
-        probe_times = copy_probe_times(times)
-        if probe_times != times:  # a few frames first, tested loosely: most plain edges stop here
-            probe, _ = _read_frames(path, video_index, probe_times, size, skip_b_frames)
-            if borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
-                return frames, shown, None
-        large, large_shown = _read_frames(path, video_index, times, size, skip_b_frames)
+        if per >= max(map(len, times)):  # the probe is every frame: it is the closer look
+            large, large_shown = probe, shown
+        elif borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
+            return frames, shown, None  # most plain edges stop here, decoded once
+        else:
+            large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
         bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None
     return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
 
 
-def copy_probe_times(times: list[list[float]]) -> list[list[float]]:
-    """The first frames of each window, `borders.COPY_PROBE_FRAMES` in all (at least one a window):
-    a window starts at a keyframe, so its first frames cost a seek and a frame or two to decode,
-    where all of them cost decoding on through the window. A plain-edged picture that is no copy
-    (a studio backdrop, a sky) is turned down on these alone."""
-    per = max(1, -(-borders.COPY_PROBE_FRAMES // max(1, len(times))))
-    return [ts[:per] for ts in times]
+def copy_probe_per(times: list[list[float]]) -> int:
+    """How many of each window's first frames the copy test looks at first: `borders.COPY_PROBE_FRAMES`
+    in all, at least one a window. A plain-edged picture that is no copy (a studio backdrop, a sky)
+    is turned down on these alone."""
+    return max(1, -(-borders.COPY_PROBE_FRAMES // max(1, len(times))))
 
 
 def _read_frames(path, video_index: int | None, times: list[list[float]],
-                 size: tuple[int, int] = (FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 size: tuple[int, int] = (FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames: bool = True,
+                 probe: tuple[int, tuple[int, int]] = (0, (0, 0))) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The frames at `times` (per window, windows in time order), runs of consecutive windows
-    decoded at once. Each run seeks to its own first keyframe; with B-frames skipped no frame
+    decoded at once, and each window's first `probe[0]` frames once more at the size `probe[1]`
+    (None when none). Each run seeks to its own first keyframe; with B-frames skipped no frame
     depends on one before its keyframe, so the frames are the ones a single pass decodes."""
     n = max(1, min(DECODE_THREADS, len(times)))
     bounds = [round(k * len(times) / n) for k in range(n + 1)]
-    runs = [[t for ts in times[a:b] for t in ts] for a, b in zip(bounds, bounds[1:])]
+    per, probe_size = probe
 
-    def read(run: list[float]) -> tuple[np.ndarray, np.ndarray]:
-        return media.read_frames(path, run, video_index, size=size, skip_b_frames=skip_b_frames)
+    def read(a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        run = [t for ts in times[a:b] for t in ts]
+        starts = np.cumsum([0] + [len(ts) for ts in times[a:b]])[:-1]
+        at = [int(s) + q for s, ts in zip(starts, times[a:b]) for q in range(min(per, len(ts)))]
+        return media.read_frames_also(path, run, at, probe_size if at else None, video_index,
+                                      size=size, skip_b_frames=skip_b_frames)
 
     if n == 1:
-        return read(runs[0])
+        return read(0, len(times))
     with ThreadPoolExecutor(n) as pool:
-        parts = list(pool.map(read, runs))
-    return np.concatenate([f for f, _ in parts]), np.concatenate([s for _, s in parts])
+        parts = list(pool.map(read, bounds[:-1], bounds[1:]))
+    probes = [p for _, _, p in parts if p is not None]
+    return (np.concatenate([f for f, _, _ in parts]), np.concatenate([s for _, s, _ in parts]),
+            np.concatenate(probes) if probes else None)
 
 
 def _pick_audio(info: media.MediaInfo, index: int | None) -> media.StreamInfo | None:

@@ -70,10 +70,10 @@ def test_a_pillarboxed_file_gives_the_model_the_picture_inside(tmp_path):
            "-c:a", "copy", str(boxed))
     times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 4.0)]
     plain, _, none = inputs.read_model_frames(EXAMPLE, None, times)
-    raw, _ = inputs._read_frames(EXAMPLE, None, times)
+    raw, _, _ = inputs._read_frames(EXAMPLE, None, times)
     assert none is None and np.array_equal(plain, raw)  # a file without bars is decoded once, as before
     cut, _, bars = inputs.read_model_frames(boxed, None, times)
-    stretched, _ = inputs._read_frames(boxed, None, times)
+    stretched, _, _ = inputs._read_frames(boxed, None, times)
     assert bars is not None and bars.y == 0 and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
     diff = np.abs(cut.astype(int) - plain.astype(int)).mean()
     assert diff < 6, diff
@@ -186,7 +186,7 @@ def test_a_file_published_over_a_blurred_copy_gives_the_model_the_picture(tmp_pa
     plain, _, none = inputs.read_model_frames(portrait, None, times, skip_b_frames=False)
     assert none is None
     cut, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
-    stretched, _ = inputs._read_frames(framed, None, times, skip_b_frames=False)
+    stretched, _, _ = inputs._read_frames(framed, None, times, skip_b_frames=False)
     assert bars is not None and bars.y == 0 and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
     diff = np.abs(cut.astype(int) - plain.astype(int)).mean()
     assert diff < 8, diff
@@ -194,7 +194,7 @@ def test_a_file_published_over_a_blurred_copy_gives_the_model_the_picture(tmp_pa
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg CLI to make the blurred-copy frame")
-def test_the_copy_test_reads_a_few_frames_first_and_all_only_for_a_copy(tmp_path, monkeypatch):
+def test_the_copy_test_looks_at_a_few_frames_first_and_decodes_again_only_for_a_copy(tmp_path, monkeypatch):
     portrait, framed, backdrop = tmp_path / "portrait.mp4", tmp_path / "blurbox.mp4", tmp_path / "backdrop.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=s=270x480:r=25:d=6", "-c:v", "libx264", "-crf", "18",
            "-pix_fmt", "yuv420p", str(portrait))
@@ -204,24 +204,24 @@ def test_the_copy_test_reads_a_few_frames_first_and_all_only_for_a_copy(tmp_path
     # Plain grey sides: as plain as a copy's, but not the picture scaled up.
     ffmpeg("-i", str(portrait), "-vf", "pad=854:480:(ow-iw)/2:0:gray", "-c:v", "libx264", "-crf", "18", str(backdrop))
     times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 1.0, 2.0, 4.0)]  # 32 frames
-    calls: list[tuple[int, int]] = []
+    assert inputs.copy_probe_per(times) == 4 and inputs.copy_probe_per(times[:1]) >= len(times[0])
+    calls: list[tuple[int, int, int]] = []
     read = inputs._read_frames
 
-    def counted(path, index, ts, size=(inputs.FRAME_WIDTH, inputs.FRAME_HEIGHT), skip_b_frames=True):
-        calls.append((sum(map(len, ts)), size[0]))
-        return read(path, index, ts, size, skip_b_frames)
+    def counted(path, index, ts, size=(inputs.FRAME_WIDTH, inputs.FRAME_HEIGHT), skip_b_frames=True, probe=(0, (0, 0))):
+        got = read(path, index, ts, size, skip_b_frames, probe)
+        calls.append((sum(map(len, ts)), size[0], 0 if got[2] is None else len(got[2])))
+        return got
 
     monkeypatch.setattr(inputs, "_read_frames", counted)
+    large = borders.COPY_SCALE * inputs.FRAME_WIDTH
     _, _, bars = inputs.read_model_frames(backdrop, None, times, skip_b_frames=False)
     assert bars is None
-    large = borders.COPY_SCALE * inputs.FRAME_WIDTH
-    assert calls == [(32, inputs.FRAME_WIDTH), (borders.COPY_PROBE_FRAMES, large)]  # turned down on the probe
+    assert calls == [(32, inputs.FRAME_WIDTH, 16)]  # turned down on the probe frames: decoded once
     calls.clear()
     _, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
     assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
-    assert calls == [(32, inputs.FRAME_WIDTH), (borders.COPY_PROBE_FRAMES, large), (32, large)]
-    assert inputs.copy_probe_times(times) == [ts[:4] for ts in times]
+    assert calls == [(32, inputs.FRAME_WIDTH, 16), (32, large, 0)]
     # The probe is loose (a few frames can fall short), the cut strict.
     near = (borders.COPY_DETAIL + 0.02, borders.COPY_MATCH - 0.1, borders.COPY_MATCH - 0.1 - borders.COPY_MARGIN + 0.05)
     assert borders.is_copy(*near, slack=borders.PROBE_SLACK) and not borders.is_copy(*near)
-    assert inputs.copy_probe_times(times[:1]) == times[:1]  # one window: the probe is all of it

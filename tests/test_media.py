@@ -72,6 +72,17 @@ def test_read_frames_at_times(tmp_path):
         assert abs(float(f[:, :20].mean()) - 4 * k) < 3  # brightness encodes the frame index
 
 
+def test_read_frames_also_gives_a_few_frames_at_a_second_size_from_one_decode(tmp_path):
+    path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    times = [1.5, 0.0, 0.41, 1.96]
+    frames, shown = media.read_frames(path, times, size=(64, 36))
+    same, same_shown, also = media.read_frames_also(path, times, [2, 0], (128, 72), size=(64, 36))
+    assert np.array_equal(same, frames) and np.array_equal(same_shown, shown)
+    direct, _ = media.read_frames(path, [times[2], times[0]], size=(128, 72))
+    assert also.shape == (2, 72, 128, 3) and np.array_equal(also, direct)
+    assert media.read_frames_also(path, times, [], None)[2] is None
+
+
 def test_rotation_is_applied(tmp_path):
     if not shutil.which("ffmpeg"):
         pytest.skip("ffmpeg CLI needed to tag rotation")

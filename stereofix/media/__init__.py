@@ -4,7 +4,7 @@ Past this package, audio is a `[C, N]` float32 array plus a sample rate and vide
 `[N, H, W, 3]` uint8 frames plus their timestamps.
 """
 
-from stereofix.media.decode import display_size, iter_audio, read_audio, read_audio_windows, read_frames
+from stereofix.media.decode import display_size, iter_audio, read_audio, read_audio_windows, read_frames, read_frames_also
 from stereofix.media.encode import write_clip
 from stereofix.media.probe import MediaInfo, StreamInfo, keyframe_times, probe
 from stereofix.media.spool import spool_stdin
@@ -19,6 +19,7 @@ __all__ = [
     "read_audio",
     "read_audio_windows",
     "read_frames",
+    "read_frames_also",
     "spool_stdin",
     "write_clip",
 ]

@@ -205,9 +205,35 @@ def read_frames(
         frames: [N, H, W, 3] uint8 RGB in display orientation (`size` = (W, H) if given).
         shown: [N] float64 timestamps of the frames actually returned.
     """
+    frames, shown, _ = read_frames_also(path, times, (), None, stream_index, long_side, size, skip_b_frames)
+    return frames, shown
+
+
+def read_frames_also(
+    path: str | Path,
+    times: Sequence[float],
+    also_at: Sequence[int],
+    also_size: tuple[int, int] | None,
+    stream_index: int | None = None,
+    long_side: int = 128,
+    size: tuple[int, int] | None = None,
+    skip_b_frames: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """`read_frames`, and the frames at the indices `also_at` of `times` once more at `also_size`
+    ([len(also_at), H, W, 3] in that order; None when there are none): one decode, two sizes, for
+    a caller that may want a closer look at a few frames without decoding them again."""
     order = np.argsort(np.asarray(times, dtype=np.float64), kind="stable")
     out: list[np.ndarray | None] = [None] * len(times)
+    also = {i: k for k, i in enumerate(also_at)}
+    also_out: list[np.ndarray | None] = [None] * len(also)
     shown = np.zeros(len(times))
+
+    def store(i: int, chosen: tuple) -> None:
+        out[i] = _image(chosen[1], long_side, size)
+        shown[i] = chosen[0]
+        if i in also:
+            also_out[also[i]] = _image(chosen[1], long_side, also_size)
+
     with open_input(path) as c:
         if not c.streams.video:
             raise InputError(f"{c.name}: no video stream")
@@ -229,7 +255,7 @@ def read_frames(
                     ft = frame.time if frame.time is not None else 0.0
                     if ft > t + 1e-6 and chosen is not None:
                         last = (ft, frame)
-                        _store(out, shown, i, chosen, long_side, size)
+                        store(i, chosen)
                         chosen = None
                         break
                     chosen = (ft, frame)
@@ -239,14 +265,13 @@ def read_frames(
             except av.error.FFmpegError as exc:
                 raise InputError(f"{c.name}: video decode failed ({exc})") from None
             if chosen is not None:
-                _store(out, shown, i, chosen, long_side, size)
+                store(i, chosen)
             if out[i] is None:
                 raise InputError(f"{c.name}: no video frame at {t:.3f} s")
-    return np.stack(out), shown
+    return np.stack(out), shown, (np.stack(also_out) if also_out else None)
 
 
-def _store(out, shown, i, chosen, long_side, size) -> None:
-    ft, frame = chosen
+def _image(frame, long_side: int, size: tuple[int, int] | None) -> np.ndarray:
     rot = int(round(getattr(frame, "rotation", 0) or 0)) % 360
     w, h = frame.width, frame.height
     if rot in (90, 270):
@@ -257,5 +282,4 @@ def _store(out, shown, i, chosen, long_side, size) -> None:
     img = frame.reformat(width=dw, height=dh, format="rgb24", interpolation="AREA").to_ndarray()
     if rot:
         img = np.ascontiguousarray(np.rot90(img, k=rot // 90))
-    out[i] = img
-    shown[i] = ft
+    return img

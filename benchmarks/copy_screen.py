@@ -106,11 +106,12 @@ def main() -> None:
             records.append(rec)
         s = np.array(screens).min(axis=1)
         passing = [m for _, *ax in fits for _, ratio, m, _u in ax if ratio < borders.COPY_DETAIL]
-        n_all = sum("probe" in r for r in records if r["folder"] == str(folder))
+        here = [r for r in records if r["folder"] == str(folder)]
+        n_all = sum("probe" in r for r in here)
         print(f"{folder}: {s.size} files reached the picture, {int((s < borders.COPY_SCREEN).sum())} passed the "
-              f"detail screen (lowest {s.min():.3f}), {n_large} decoded again ({n_all} of them every frame after the "
-              f"probe frames showed a copy), "
-              f"{sum(b is not None for b, *_ in fits)} cut; seam fits passing the "
+              f"detail screen (lowest {s.min():.3f}), {n_large} looked at larger ({n_all} of them decoded again "
+              f"after their probe frames may have shown a copy), {sum(bool(r.get('cut')) for r in here)} cut; "
+              f"seam fits passing the "
               f"detail test: {len(passing)}, their highest copy correlation "
               f"{max(passing) if passing else float('nan'):.2f} (needed {borders.COPY_MATCH})", flush=True)
         for bars, cols, rows in fits:

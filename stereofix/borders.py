@@ -88,9 +88,10 @@ def might_have_copy(frames: np.ndarray) -> bool:
     """Whether frames [N, H, W, 3] (the model's size) may show a picture over a blurred copy of itself:
     the outer tenths on one axis carry far less detail than the middle. Cheap, and loose: it passes
     pictures with plain edges too (7% of the validation clips, 37% of test18's plainer ones), which
-    then only cost the larger decode `find_copy_sides` needs. A copy correlation at this size was
-    tried as a tighter screen and dropped: the seam fitted at 128 columns is too coarse to trust
-    (README "Design notes", session 26)."""
+    then cost only a loose `find_copy_sides` on a few frames the first decode also gave larger
+    (`PROBE_SLACK`, inputs.read_model_frames); only those that pass it are decoded again. A copy
+    correlation at this size was tried as a tighter screen and dropped: the seam fitted at 128
+    columns is too coarse to trust (README "Design notes", session 26)."""
     luma = _luma(frames)
     return any(_edge_ratio(_detail(v)) < COPY_SCREEN for v in (luma, luma.swapaxes(1, 2)))
 

@@ -148,16 +148,20 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     A file with bars (found in these frames, `borders`) is decoded again, larger, so that the
     picture inside the bars comes out at about twice the model's size; the bars are found again
     there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
-    outer tenths are much plainer than its middle is decoded again at four times the model's size
-    and its sides tested for a blurred copy of the picture (`borders.find_copy_sides`): first on a
-    few frames, the windows' first (`copy_probe_per`), which the first decode also gives at that
-    size, with the thresholds loosened (`borders.PROBE_SLACK`); then, only where those may show a
-    copy, on all the frames decoded again at that size, strictly, which places the cut. Files with neither bars nor plain edges (most)
-    cost one decode and get the frames they always got, and so does every file where no cut is found.
+    outer tenths are much plainer than its middle is tested for a blurred copy of the picture
+    (`borders.find_copy_sides`) at four times the model's size: first, loosely
+    (`borders.PROBE_SLACK`), on the windows' first frames (`copy_probe_per`), which the first
+    decode also gives at that size; then, only where those may show a copy, strictly on all the
+    frames decoded again at that size, which places the cut (with one window, as `--plot` and
+    training read, the first frames would be all of them, so the file is simply decoded again).
+    Files with neither bars nor plain edges (most) cost one decode and get the frames they always
+    got, and so does every file where no cut is found.
     """
     copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
     per = copy_probe_per(times)
-    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames, probe=(per, copy_size))
+    whole = per >= max(map(len, times))  # one window (`--plot`, training): a probe would be every frame
+    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
+                                        probe=(0 if whole else per, copy_size))
     bars = borders.find_bars(frames)
     if bars is not None:
         kw, kh = bars.kept
@@ -165,12 +169,9 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
         large, large_shown, _ = _read_frames(path, video_index, times, size, skip_b_frames)
         bars = borders.find_bars(large) or bars
     elif borders.might_have_copy(frames):
-        if per >= max(map(len, times)):  # the probe is every frame: it is the closer look
-            large, large_shown = probe, shown
-        elif borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
+        if not whole and borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
             return frames, shown, None  # most plain edges stop here, decoded once
-        else:
-            large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
+        large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
         bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None

@@ -222,6 +222,9 @@ def test_the_copy_test_looks_at_a_few_frames_first_and_decodes_again_only_for_a_
     _, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
     assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
     assert calls == [(32, inputs.FRAME_WIDTH, 16), (32, large, 0)]
+    calls.clear()
+    _, _, bars = inputs.read_model_frames(framed, None, times[:1], skip_b_frames=False)  # one window: as --plot reads
+    assert bars is not None and calls == [(8, inputs.FRAME_WIDTH, 0), (8, large, 0)]
     # The probe is loose (a few frames can fall short), the cut strict.
     near = (borders.COPY_DETAIL + 0.02, borders.COPY_MATCH - 0.1, borders.COPY_MATCH - 0.1 - borders.COPY_MARGIN + 0.05)
     assert borders.is_copy(*near, slack=borders.PROBE_SLACK) and not borders.is_copy(*near)

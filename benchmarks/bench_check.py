@@ -1,6 +1,6 @@
 """Time `stereofix check` against a full decode of the same file, and its peak memory.
 
-    python benchmarks/bench_check.py [--minutes 10] [--long 60] [--blurbox | --plainbox]
+    python benchmarks/bench_check.py [--minutes 10] [--long 60] [--blurbox | --plainbox | --gradbox]
 
 Target (SPEC.md): `check` of a 10-minute 1080p30 H.264/AAC file takes at most a tenth of the time of
 `ffmpeg -i FILE -f null -` (the Debian ffmpeg), measured in one run; peak memory under 1 GB; a
@@ -14,10 +14,11 @@ runs the whole model path rather than stopping at an audio-only verdict. The 60-
 With --blurbox the 10-minute file is instead a portrait picture (testsrc2, 608x1080) over a blurred,
 enlarged copy of itself in the 1080p frame, as phones publish portrait video: `check` then decodes
 its windows a second time, larger, to find and cut the copy (stereofix.borders), and this times
-what that costs. With --plainbox the portrait picture sits between plain grey sides instead: they pass the cheap
-screen for a copy, and the windows' first frames, which the first decode also gives larger
+what that costs. With --gradbox the portrait picture sits over a softly graded backdrop instead: its sides pass the
+cheap screen for a copy, and the windows' first frames, which the first decode also gives larger
 (inputs.copy_probe_per), show no copy, so `check` goes on without decoding again; this times what
-such a false alarm costs.
+such a false alarm costs. With --plainbox it sits between plain grey bars, which are cut like black
+ones after a second, larger decode.
 """
 
 from __future__ import annotations
@@ -57,9 +58,18 @@ def blurbox_input(minutes: float) -> Path:
 
 
 def plainbox_input(minutes: float) -> Path:
-    """A portrait picture (608x1080) between plain grey sides in the 1080p frame: the sides pass
-    check's cheap screen for a blurred copy but are none, so this times the copy test turning it down."""
+    """A portrait picture (608x1080) between plain grey bars in the 1080p frame: cut like black bars,
+    after a second, larger decode."""
     return make_input(minutes, "_plainbox", "608x1080", "pad=1920:1080:(ow-iw)/2:0:gray[v]")
+
+
+def gradbox_input(minutes: float) -> Path:
+    """A portrait picture (608x1080) over a softly graded backdrop in the 1080p frame: its sides pass
+    check's cheap screen for a blurred copy but are no copy and no bar, so this times the copy
+    test turning it down."""
+    backdrop = ("color=c=gray:s=1920x1080:r=30:d=1,format=yuv420p,geq=lum='100+40*Y/H':cb=128:cr=128,"
+                "trim=end_frame=1,loop=loop=-1:size=1,setpts=N/30/TB")  # one graded frame, held
+    return make_input(minutes, "_gradbox", "608x1080", f"null[fg];{backdrop}[bg];[bg][fg]overlay=(W-w)/2:0:shortest=1[v]")
 
 
 def repeated(src: Path, times: int) -> Path:
@@ -125,12 +135,15 @@ def main() -> int:
     ap.add_argument("--long", type=int, default=60, help="Also time a file this many minutes long (0: skip).")
     shape = ap.add_mutually_exclusive_group()
     shape.add_argument("--blurbox", action="store_true", help="A portrait picture over a blurred copy of itself.")
-    shape.add_argument("--plainbox", action="store_true", help="A portrait picture between plain grey sides.")
+    shape.add_argument("--plainbox", action="store_true", help="A portrait picture between plain grey bars.")
+    shape.add_argument("--gradbox", action="store_true", help="A portrait picture over a softly graded backdrop.")
     args = ap.parse_args()
     if args.blurbox:
         source = blurbox_input(args.minutes)
     elif args.plainbox:
         source = plainbox_input(args.minutes)
+    elif args.gradbox:
+        source = gradbox_input(args.minutes)
     else:
         source = make_input(args.minutes)
     short = spatial_copy(source, args.minutes)

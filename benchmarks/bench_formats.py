@@ -21,6 +21,7 @@ Variants:
           a check that the copy detector was not fitted to one filter
   blurtall 16:9 and 4:3 pictures put into a 9:16 (portrait) frame over a blurred copy above and
           below (how landscape video is published for phones); portrait pictures as they are
+  whitebox the `boxed` shapes padded white, as editing apps with a white canvas publish them
 """
 
 from __future__ import annotations
@@ -35,16 +36,16 @@ from pathlib import Path
 
 from stereofix.train.calibrate import ABSTAIN_TYPES, is_clear
 
-VARIANTS = ("boxed", "hd30", "blurbox", "blurdark", "blurtall")
+VARIANTS = ("boxed", "hd30", "blurbox", "blurdark", "blurtall", "whitebox")
 
 
-def _boxed_filter(scene: dict) -> str:
+def _boxed_filter(scene: dict, colour: str = "black") -> str:
     h, w = scene["frame_size"]
     if w * 9 < h * 16 * 0.99:  # narrower than 16:9: pillarbox into 16:9
         out_w, out_h = int(round(h * 16 / 9 / 2)) * 2, h
     else:  # 16:9: letterbox into 4:3
         out_w, out_h = w, int(round(w * 3 / 4 / 2)) * 2
-    return f"pad={out_w}:{out_h}:(ow-iw)/2:(oh-ih)/2:black"
+    return f"pad={out_w}:{out_h}:(ow-iw)/2:(oh-ih)/2:{colour}"
 
 
 def _blurbox_filter(scene: dict, blur: str = "boxblur=20:2") -> str:
@@ -79,8 +80,8 @@ def make_variant(clips: Path, scenes: list[dict], variant: str) -> Path:
         dst = out / sc["file"]
         if dst.exists():
             continue
-        if variant == "boxed":
-            args = ["-vf", _boxed_filter(sc), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "copy"]
+        if variant in ("boxed", "whitebox"):
+            args = ["-vf", _boxed_filter(sc, "black" if variant == "boxed" else "white"), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-c:a", "copy"]
         elif variant in _FILTERS:
             args = ["-filter_complex", _FILTERS[variant](sc), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                     "-c:a", "copy"]

@@ -9,7 +9,8 @@ notes"). Cutting the bars restores the picture the model was trained on.
 The cut is always the same on both sides (the smaller of the two bars), so the picture's centre never
 moves and nothing left of centre can end up right of it: a dark picture with one dark edge is left
 as it is. A bar is a run of edge columns (or rows) darker than BLACK_LIMIT in every frame read from
-the file, which a real scene almost never is.
+the file, which a real scene almost never is, or, for bars padded in another colour (white, grey),
+a run as flat as FLAT_RANGE in every frame and of one shade on both sides.
 
 Phones also publish a portrait video in a landscape frame (or a landscape one in a portrait frame)
 over a blurred, enlarged copy of itself instead of black bars. Those sides are found by what makes
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BLACK_LIMIT = 24  # luma (0-255) a bar's pixels stay under in every frame (ffmpeg cropdetect's default)
+FLAT_RANGE = 10  # luma levels every pixel of a plain bar of another colour stays within, in every frame
 MIN_BAR = 0.015  # bars narrower than this share of the side are left alone (a codec's edge, a few pixels)
 MIN_KEPT = 0.25  # a picture narrower than this share is not trusted to be a picture: nothing is cut
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -62,12 +64,13 @@ class Bars:
 
 
 def find_bars(frames: np.ndarray) -> Bars | None:
-    """The bars of frames [N, H, W, 3] uint8 (all taken from one file), or None when there are none."""
+    """The bars of frames [N, H, W, 3] uint8 (all taken from one file), or None when there are none:
+    black ones, or plain ones of any one colour (`_flat_bar`)."""
     if frames.size == 0:
         return None
     luma = frames.reshape(-1, *frames.shape[-3:]) @ _LUMA  # [N, H, W]
-    x = _bar(luma.max(axis=(0, 1)))
-    y = _bar(luma.max(axis=(0, 2)))
+    x = _bar(luma.max(axis=(0, 1))) or _flat_bar(luma)
+    y = _bar(luma.max(axis=(0, 2))) or _flat_bar(luma.swapaxes(1, 2))
     return Bars(x, y) if x or y else None
 
 
@@ -79,6 +82,25 @@ def _bar(profile: np.ndarray) -> float:
         return 0.0  # black throughout: no picture to find
     cut = min(int(bright[0]), n - 1 - int(bright[-1]))
     share = cut / n
+    if share < MIN_BAR or 1 - 2 * share < MIN_KEPT:
+        return 0.0
+    return share
+
+
+def _flat_bar(luma: np.ndarray) -> float:
+    """Share cut on each side along the last axis of luma [N, H, W] where both sides are plain bars
+    of one colour: columns whose every pixel, in every frame, is within FLAT_RANGE of the rest,
+    the two sides' runs of one shade (within FLAT_RANGE). Black bars are `_bar`'s."""
+    lo, hi, mean = luma.min(axis=(0, 1)), luma.max(axis=(0, 1)), luma.mean(axis=(0, 1))
+    flat = hi - lo <= FLAT_RANGE
+    n = flat.size
+    if not (flat[0] and flat[-1]) or abs(mean[0] - mean[-1]) > FLAT_RANGE:
+        return 0.0
+    shade = (mean[0] + mean[-1]) / 2
+    bar = flat & (np.abs(mean - shade) <= FLAT_RANGE)
+    left = int(np.argmin(bar)) if not bar.all() else n
+    right = int(np.argmin(bar[::-1])) if not bar.all() else n
+    share = min(left, right) / n
     if share < MIN_BAR or 1 - 2 * share < MIN_KEPT:
         return 0.0
     return share

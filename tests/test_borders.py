@@ -55,6 +55,22 @@ def test_pictures_without_bars_are_left_alone():
     assert borders.find_bars(flicker) is None
 
 
+def test_plain_bars_of_another_colour_are_found_and_cut():
+    pic = _picture(72, 40)
+    white = np.pad(pic, ((0, 0), (0, 0), (44, 44), (0, 0)), constant_values=250)
+    assert borders.find_bars(white) == borders.Bars(44 / 128, 0.0)
+    grey = np.pad(_picture(54, 128), ((0, 0), (9, 9), (0, 0), (0, 0)), constant_values=128)
+    grey[:, :9] += np.random.default_rng(1).integers(0, 6, size=grey[:, :9].shape, dtype=np.uint8)  # codec noise
+    bars = borders.find_bars(grey)
+    assert bars is not None and bars.x == 0 and bars.y == pytest.approx(9 / 72)
+    odd = np.pad(pic, ((0, 0), (0, 0), (44, 44), (0, 0)), constant_values=250)
+    odd[..., 84:, :] = 120  # plain on both sides, but not one shade: a picture, not padding
+    assert borders.find_bars(odd) is None
+    wall = white.copy()
+    wall[1, :, :44] = 180  # the "bar" changes between frames: part of the picture
+    assert borders.find_bars(wall) is None
+
+
 def test_area_resize_averages_pixel_areas():
     x = np.arange(16, dtype=np.uint8).reshape(1, 4, 4, 1).repeat(3, -1) * 10
     out = borders.area_resize(x, 2, 2)
@@ -78,6 +94,18 @@ def test_a_pillarboxed_file_gives_the_model_the_picture_inside(tmp_path):
     diff = np.abs(cut.astype(int) - plain.astype(int)).mean()
     assert diff < 6, diff
     assert np.abs(stretched.astype(int) - plain.astype(int)).mean() > 4 * diff
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="needs the ffmpeg CLI to make the padded copy")
+def test_a_file_padded_white_gives_the_model_the_picture_inside(tmp_path):
+    boxed = tmp_path / "white.mp4"
+    ffmpeg("-i", str(EXAMPLE), "-vf", "pad=854:480:(ow-iw)/2:0:white", "-c:v", "libx264", "-crf", "23",
+           "-c:a", "copy", str(boxed))
+    times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 4.0)]
+    plain, _, _ = inputs.read_model_frames(EXAMPLE, None, times)
+    cut, _, bars = inputs.read_model_frames(boxed, None, times)
+    assert bars is not None and bars.y == 0 and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
+    assert np.abs(cut.astype(int) - plain.astype(int)).mean() < 6
 
 
 @pytest.mark.skipif(FFMPEG is None or not (REPO_WEIGHTS / "flip-v1.pt").exists(), reason="needs ffmpeg and weights")
@@ -201,8 +229,10 @@ def test_the_copy_test_looks_at_a_few_frames_first_and_decodes_again_only_for_a_
     ffmpeg("-i", str(portrait), "-filter_complex",
            "split[fg][bg];[bg]scale=854:-2,crop=854:480,boxblur=20:2[b];[b][fg]overlay=(W-w)/2:0",
            "-c:v", "libx264", "-crf", "18", str(framed))
-    # Plain grey sides: as plain as a copy's, but not the picture scaled up.
-    ffmpeg("-i", str(portrait), "-vf", "pad=854:480:(ow-iw)/2:0:gray", "-c:v", "libx264", "-crf", "18", str(backdrop))
+    # A softly graded backdrop: as plain as a copy's sides, but neither the picture scaled up nor a flat bar.
+    ffmpeg("-i", str(portrait), "-f", "lavfi", "-i",
+           "color=c=gray:s=854x480:r=25:d=6,format=yuv420p,geq=lum='100+40*Y/H':cb=128:cr=128",
+           "-filter_complex", "[1][0]overlay=(W-w)/2:0", "-c:v", "libx264", "-crf", "18", str(backdrop))
     times = [frame_times(Window(s, s + 2.0), 4.0) for s in (0.0, 1.0, 2.0, 4.0)]  # 32 frames
     assert inputs.copy_probe_per(times) == 4 and inputs.copy_probe_per(times[:1]) >= len(times[0])
     calls: list[tuple[int, int, int]] = []

@@ -145,9 +145,11 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
     the letterbox or pillarbox bars (black, or a blurred copy of the picture) cut off them (None: none).
 
-    A file with bars (found in these frames, `borders`) is decoded again, larger, so that the
-    picture inside the bars comes out at about twice the model's size; the bars are found again
-    there, more finely, cut off, and the picture is scaled down to the model's size. A file whose
+    A file with bars (`borders`) is decoded larger too, so that the picture inside the bars comes
+    out at about twice the model's size; the bars are found again there, more finely, cut off, and
+    the picture is scaled down to the model's size. One frame is looked at first (the middle
+    window's first): where it shows bars, the one decode gives both sizes; where bars show only
+    in all the frames together, the file is decoded again. A file whose
     outer tenths are much plainer than its middle is tested for a blurred copy of the picture
     (`borders.find_copy_sides`) at four times the model's size: first, loosely
     (`borders.PROBE_SLACK`), on the windows' first frames (`copy_probe_per`), which the first
@@ -160,19 +162,45 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
     per = copy_probe_per(times)
     whole = per >= max(map(len, times))  # one window (`--plot`, training): a probe would be every frame
-    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
-                                        probe=(0 if whole else per, copy_size))
+    probe_at = (0 if whole else per, copy_size)
+    if len(times) > 2:
+        # One frame first, the middle window's first: where it shows a bar (dark or flat), all frames
+        # are decoded once at both sizes, not once and then again. (The middle: a file's first
+        # window is often a fade from black.) Elsewhere the cost is one frame.
+        look, _, _ = _read_frames(path, video_index, [times[len(times) // 2][:1]], skip_b_frames=skip_b_frames)
+        lookout = borders.find_bars(look)
+        if lookout is not None:
+            frames, shown, large = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
+                                                probe=(max(map(len, times)), _bar_size(lookout)))
+            bars = borders.find_bars(frames)
+            if bars is not None:
+                bars = borders.find_bars(large) or bars
+                return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), shown, bars
+            return _copy_test(path, video_index, times, skip_b_frames, frames, shown, None)
+    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames, probe=probe_at)
     bars = borders.find_bars(frames)
-    if bars is not None:
-        kw, kh = bars.kept
-        size = (2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh)))
-        large, large_shown, _ = _read_frames(path, video_index, times, size, skip_b_frames)
+    if bars is not None:  # the one frame did not show them (or there was none to look at)
+        large, large_shown, _ = _read_frames(path, video_index, times, _bar_size(bars), skip_b_frames)
         bars = borders.find_bars(large) or bars
-    elif borders.might_have_copy(frames):
-        if not whole and borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
-            return frames, shown, None  # most plain edges stop here, decoded once
-        large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
-        bars = borders.find_copy_sides(large)
+        return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
+    return _copy_test(path, video_index, times, skip_b_frames, frames, shown, None if whole else probe)
+
+
+def _bar_size(bars: borders.Bars) -> tuple[int, int]:
+    """The decode size that gives the picture inside `bars` about twice the model's size."""
+    kw, kh = bars.kept
+    return 2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh))
+
+
+def _copy_test(path, video_index, times, skip_b_frames, frames, shown, probe) -> tuple:
+    """The blurred-copy test on a file without bars: the model's frames, when shown, and the cut."""
+    if not borders.might_have_copy(frames):
+        return frames, shown, None
+    if probe is not None and borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
+        return frames, shown, None  # most plain edges stop here, decoded once
+    copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
+    large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
+    bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None
     return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars

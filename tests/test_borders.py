@@ -247,11 +247,18 @@ def test_the_copy_test_looks_at_a_few_frames_first_and_decodes_again_only_for_a_
     large = borders.COPY_SCALE * inputs.FRAME_WIDTH
     _, _, bars = inputs.read_model_frames(backdrop, None, times, skip_b_frames=False)
     assert bars is None
-    assert calls == [(32, inputs.FRAME_WIDTH, 16)]  # turned down on the probe frames: decoded once
+    one = (1, inputs.FRAME_WIDTH, 0)  # the middle window's first frame, looked at for bars first
+    assert calls == [one, (32, inputs.FRAME_WIDTH, 16)]  # turned down on the probe frames: decoded once
     calls.clear()
     _, _, bars = inputs.read_model_frames(framed, None, times, skip_b_frames=False)
     assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
-    assert calls == [(32, inputs.FRAME_WIDTH, 16), (32, large, 0)]
+    assert calls == [one, (32, inputs.FRAME_WIDTH, 16), (32, large, 0)]
+    calls.clear()
+    white = tmp_path / "white.mp4"
+    ffmpeg("-i", str(portrait), "-vf", "pad=854:480:(ow-iw)/2:0:white", "-c:v", "libx264", "-crf", "18", str(white))
+    _, _, bars = inputs.read_model_frames(white, None, times, skip_b_frames=False)
+    assert bars is not None and bars.kept[0] == pytest.approx(270 / 854, abs=0.01)
+    assert calls[0] == one and len(calls) == 2 and calls[1][0] == calls[1][2] == 32  # bars: one decode, both sizes
     calls.clear()
     _, _, bars = inputs.read_model_frames(framed, None, times[:1], skip_b_frames=False)  # one window: as --plot reads
     assert bars is not None and calls == [(8, inputs.FRAME_WIDTH, 0), (8, large, 0)]

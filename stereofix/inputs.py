@@ -143,7 +143,8 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
 def read_model_frames(path, video_index: int | None, times: list[list[float]],
                       skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
     """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
-    the letterbox or pillarbox bars (black or another plain colour, or a blurred copy of the picture) cut off them (None: none).
+    the letterbox or pillarbox bars (black or another plain colour, or a blurred copy of the
+    picture) cut off them (None: none).
 
     A file with bars (`borders`) is decoded larger too, so that the picture inside the bars comes
     out at about twice the model's size; the bars are found again there, more finely, cut off, and

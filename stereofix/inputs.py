@@ -140,6 +140,9 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
     return WindowInputs(list(windows), live, frames, sound, offsets, cut)
 
 
+_COPY_SIZE = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)  # where a copy is looked for
+
+
 def read_model_frames(path, video_index: int | None, times: list[list[float]],
                       skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
     """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
@@ -160,31 +163,29 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     Files with neither bars nor plain edges (most) cost one decode and get the frames they always
     got, and so does every file where no cut is found.
     """
-    copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
     per = copy_probe_per(times)
     whole = per >= max(map(len, times))  # one window (`--plot`, training): a probe would be every frame
-    probe_at = (0 if whole else per, copy_size)
+    large = lookout = None
     if len(times) > 2:
         # One frame first, the middle window's first: where it shows a bar (dark or flat), all frames
         # are decoded once at both sizes, not once and then again. (The middle: a file's first
         # window is often a fade from black.) Elsewhere the cost is one frame.
         look, _, _ = _read_frames(path, video_index, [times[len(times) // 2][:1]], skip_b_frames=skip_b_frames)
         lookout = borders.find_bars(look)
-        if lookout is not None:
-            frames, shown, large = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
-                                                probe=(max(map(len, times)), _bar_size(lookout)))
-            bars = borders.find_bars(frames)
-            if bars is not None:
-                bars = borders.find_bars(large) or bars
-                return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), shown, bars
-            return _copy_test(path, video_index, times, skip_b_frames, frames, shown, None)
-    frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames, probe=probe_at)
+    if lookout is not None:
+        frames, shown, large = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
+                                            probe=(max(map(len, times)), _bar_size(lookout)))
+        probe = None
+    else:
+        frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
+                                            probe=(0 if whole else per, _COPY_SIZE))
     bars = borders.find_bars(frames)
-    if bars is not None:  # the one frame did not show them (or there was none to look at)
-        large, large_shown, _ = _read_frames(path, video_index, times, _bar_size(bars), skip_b_frames)
-        bars = borders.find_bars(large) or bars
-        return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
-    return _copy_test(path, video_index, times, skip_b_frames, frames, shown, None if whole else probe)
+    if bars is None:
+        return _copy_test(path, video_index, times, skip_b_frames, frames, shown, probe)
+    if large is None:  # the one frame did not show them (or there was none to look at)
+        large, shown, _ = _read_frames(path, video_index, times, _bar_size(bars), skip_b_frames)
+    bars = borders.find_bars(large) or bars
+    return _cut(large, bars), shown, bars
 
 
 def _bar_size(bars: borders.Bars) -> tuple[int, int]:
@@ -193,18 +194,23 @@ def _bar_size(bars: borders.Bars) -> tuple[int, int]:
     return 2 * int(round(FRAME_WIDTH / kw)), 2 * int(round(FRAME_HEIGHT / kh))
 
 
+def _cut(large: np.ndarray, bars: borders.Bars) -> np.ndarray:
+    """Frames decoded larger, with `bars` cut off, at the model's size."""
+    return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH)
+
+
 def _copy_test(path, video_index, times, skip_b_frames, frames, shown, probe) -> tuple:
-    """The blurred-copy test on a file without bars: the model's frames, when shown, and the cut."""
+    """The blurred-copy test on a file without bars: the model's frames, when shown, and the cut.
+    `probe`: the windows' first frames at the copy test's size, or None (then all are decoded)."""
     if not borders.might_have_copy(frames):
         return frames, shown, None
     if probe is not None and borders.find_copy_sides(probe, borders.PROBE_SLACK) is None:
         return frames, shown, None  # most plain edges stop here, decoded once
-    copy_size = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)
-    large, large_shown, _ = _read_frames(path, video_index, times, copy_size, skip_b_frames)
+    large, large_shown, _ = _read_frames(path, video_index, times, _COPY_SIZE, skip_b_frames)
     bars = borders.find_copy_sides(large)
     if bars is None:
         return frames, shown, None
-    return borders.area_resize(borders.crop(large, bars), FRAME_HEIGHT, FRAME_WIDTH), large_shown, bars
+    return _cut(large, bars), large_shown, bars
 
 
 def copy_probe_per(times: list[list[float]]) -> int:
@@ -229,8 +235,7 @@ def _read_frames(path, video_index: int | None, times: list[list[float]],
         run = [t for ts in times[a:b] for t in ts]
         starts = np.cumsum([0] + [len(ts) for ts in times[a:b]])[:-1]
         at = [int(s) + q for s, ts in zip(starts, times[a:b]) for q in range(min(per, len(ts)))]
-        return media.read_frames_also(path, run, at, probe_size if at else None, video_index,
-                                      size=size, skip_b_frames=skip_b_frames)
+        return media.read_frames_also(path, run, at, probe_size, video_index, size=size, skip_b_frames=skip_b_frames)
 
     if n == 1:
         return read(0, len(times))

@@ -17,6 +17,8 @@ MIN_WINDOW_S = 1.0  # a file shorter than this gets one zero-padded window
 FRAME_HEIGHT = 72  # pixels the model sees of a frame; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames the model sees per second of window
+# A short file is tiled by windows this fraction of a window apart (at most MAX_WINDOWS of them).
+SHORT_HOP = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,13 @@ def plan_windows(
         return [Window(start, start + window_s)]
     # Windows overlap by half on short files: twice the views of the same sound, and finer edges
     # for `mixed` stretches, at a cost that only matters on files too long to be tiled anyway.
-    n = min(max_windows, math.ceil((duration - window_s) / (window_s / 2)) + 1)
+    n = min(max_windows, math.ceil((duration - window_s) / (window_s * SHORT_HOP) - 1e-9) + 1)
     span = duration - window_s
     targets = [start + span * i / (n - 1) for i in range(n)] if n > 1 else [start]
-    if keyframes and n == max_windows:
+    if keyframes and n == max_windows and span / (n - 1) >= window_s / 2:
         # Sparse windows over a long file: start each at a keyframe so it decodes no earlier GOP.
-        # Short files get exact, overlapping windows instead; their decode cost is small anyway.
+        # Short files get exact, overlapping windows instead (snapped, they would pile up on the
+        # few keyframes there are); their decode cost is small anyway.
         targets = [_snap(t, keyframes, start, start + span) for t in targets]
     starts = sorted(set(round(t, 6) for t in targets))
     return [Window(s, s + window_s) for s in starts]

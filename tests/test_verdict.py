@@ -7,6 +7,7 @@ import math
 import pytest
 
 from stereofix.verdict import Calibration, WindowScore, decide
+from stereofix import windows
 from stereofix.windows import frame_times, plan_windows
 
 CAL = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, segment_decide=0.9)
@@ -89,6 +90,15 @@ def test_plan_tiles_short_files_and_spreads_long_ones():
     assert long[0].start == 0.0 and long[-1].end <= 3600.0
     assert all(w.start % 3.0 == 0 for w in long)  # snapped to keyframes
     assert plan_windows(5.0, 0.4, 2.0, 16)[0].start == 5.0  # shorter than a window: one, padded
+
+
+def test_dense_short_tiling_is_not_snapped_onto_keyframes(monkeypatch):
+    # A 10 s file tiled a quarter window apart reaches the window cap; snapping those windows to a
+    # 2 s GOP's keyframes would pile them onto five starts.
+    monkeypatch.setattr(windows, "SHORT_HOP", 0.25)
+    dense = plan_windows(0.0, 10.0, 2.0, 16, keyframes=[0.0, 2.0, 4.0, 6.0, 8.0])
+    assert len(dense) == 16
+    assert dense[1].start == pytest.approx(8.0 / 15)
 
 
 def test_frame_times_are_inside_the_window():

@@ -37,6 +37,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, check, score_windows
 from stereofix.inputs import WindowInputs, prepare
+from stereofix import windows as window_plan
 from stereofix.windows import MAX_WINDOWS, Window
 from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
 
@@ -115,7 +116,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     """
     cfg = analyzer.model.cfg
     st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}{_hop_key()}".encode()).hexdigest()[:24]
     file = cache / f"{key}.npz"
     try:
         with np.load(file) as z:
@@ -134,6 +135,11 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
              live=np.array(inputs.live, np.int64), frames=inputs.frames, audio=inputs.audio, frame_offsets=inputs.frame_offsets)
     tmp.replace(file)
     return inputs
+
+
+def _hop_key() -> str:
+    # Only a hop other than the first one (half a window) enters the key, so older caches stay valid.
+    return "" if window_plan.SHORT_HOP == 0.5 else f"|hop{window_plan.SHORT_HOP}"
 
 
 def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:

@@ -401,7 +401,7 @@ def train_flip(
     warm_pool: Annotated[int, typer.Option("--warm-pool", min=1, help="Examples rendered before the first step.")] = 256,
     focus: Annotated[
         Optional[list[str]],
-        typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share (repeatable; see README)."),
+        typer.Option("--focus", help="TYPE=WEIGHT: draw this scene type with this weight instead of its default share; MICROPHONE=WEIGHT (e.g. spaced_omni=3): draw this microphone model with this weight, the others weighing 1 (repeatable; see README)."),
     ] = None,
     sync: Annotated[int, typer.Option("--sync", min=0, help="Size of the audio-visual sync term (0: none; the shipped model has 8; kept from --init weights; see README).")] = 0,
     scene_seconds: Annotated[
@@ -455,11 +455,12 @@ def train_flip(
     from stereofix.train.flip import TrainConfig, train
 
     try:
+        scene_focus, mic_focus = _focus_weights(focus)
         cfg = TrainConfig(
             out=out, steps=steps, batch=batch, seed=seed, workers=workers, videos=videos, init=init, resume=resume,
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate, range_gate=range_gate),
             no_side_weight=no_side_weight, where_weight=where, where_terms=where_terms,
-            focus=_scene_weights(focus), scene_s=scene_seconds, train_only=tuple(train_only or ()),
+            focus=scene_focus, mic_focus=mic_focus, scene_s=scene_seconds, train_only=tuple(train_only or ()),
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:
@@ -467,24 +468,34 @@ def train_flip(
     typer.echo(str(final))
 
 
-def _scene_weights(items: list[str] | None) -> dict[str, float] | None:
-    """--focus TYPE=WEIGHT ... -> {type: weight}, checked against the synthesizer's types."""
-    if not items:
-        return None
-    from stereofix.synth.scene import type_probabilities
+def _focus_weights(items: list[str] | None) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """--focus NAME=WEIGHT ... -> ({scene type: weight}, {microphone model: weight}), checked against
+    the synthesizer's scene types and microphone models."""
+    from stereofix.synth.scene import SCENE_TYPES, type_probabilities
+    from stereofix.synth.spatial import MIC_MODELS, mic_probabilities
 
-    out: dict[str, float] = {}
-    for item in items:
+    scenes: dict[str, float] = {}
+    mics: dict[str, float] = {}
+    for item in items or []:
         name, _, value = item.partition("=")
+        name = name.strip()
         try:
-            out[name.strip()] = float(value)
+            weight = float(value)
         except ValueError:
-            raise InputError(f"--focus {item}: expected TYPE=WEIGHT, e.g. distractors=0.3") from None
+            raise InputError(f"--focus {item}: expected TYPE=WEIGHT or MICROPHONE=WEIGHT, e.g. distractors=0.3") from None
+        if name in MIC_MODELS:
+            mics[name] = weight
+        elif name in SCENE_TYPES:
+            scenes[name] = weight
+        else:
+            raise InputError(f"--focus {item}: {name!r} is neither a scene type ({', '.join(SCENE_TYPES)}) "
+                             f"nor a microphone model ({', '.join(MIC_MODELS)})")
     try:
-        type_probabilities(out)
+        type_probabilities(scenes)
+        mic_probabilities(mics)
     except ValueError as exc:
         raise InputError(f"--focus: {exc}") from None
-    return out
+    return scenes or None, mics or None
 
 
 @train_app.command("calibrate")

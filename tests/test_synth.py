@@ -159,6 +159,18 @@ def test_scene_weights_pick_the_drawn_type(bank):
         assert render_scene(seed, "train", bank=bank, long_side=32, scene_weights=only).truth["scene_type"] == "offscreen"
 
 
+def test_mic_weights_pick_the_microphone(bank):
+    from stereofix.synth.spatial import MIC_MODELS, mic_probabilities
+
+    assert np.allclose(mic_probabilities({}), 1 / len(MIC_MODELS))
+    assert mic_probabilities({"spaced_omni": 3})[MIC_MODELS.index("spaced_omni")] == pytest.approx(3 / 8)
+    with pytest.raises(ValueError, match="unknown microphone"):
+        mic_probabilities({"spaced": 1})
+    only = {m: 0.0 for m in MIC_MODELS} | {"spaced_omni": 1.0}
+    for seed in range(3):
+        assert render_scene(seed, "val", bank=bank, long_side=32, mic_weights=only).truth["mic"]["model"] == "spaced_omni"
+
+
 @pytest.mark.parametrize("scene_type", SCENE_TYPES)
 def test_scene_types(bank, scene_type):
     s = render_scene(7, "train", scene_type=scene_type, bank=bank, duration_s=2.0, fps=8.0, long_side=128)

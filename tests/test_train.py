@@ -115,11 +115,13 @@ def test_videos_folder_without_videos_is_an_error(tmp_path):
 
 def test_focus_reweights_training_scenes_and_rejects_typos(tmp_path, quick_bank, monkeypatch):
     monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
-    r = _train(tmp_path / "run", "--steps", "1", "--focus", "distractors=0.5", "--focus", "noise_only=0")
+    r = _train(tmp_path / "run", "--steps", "1", "--focus", "distractors=0.5", "--focus", "noise_only=0",
+               "--focus", "spaced_omni=3")
     assert r.exit_code == 0, r.stderr
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["focus"] == {"distractors": 0.5, "noise_only": 0.0}
-    for bad in ("distractor=0.5", "distractors", "distractors=lots"):
+    assert config["mic_focus"] == {"spaced_omni": 3.0}
+    for bad in ("distractor=0.5", "distractors", "distractors=lots", "spaced_omni=-1"):
         r = _train(tmp_path / "bad", "--steps", "1", "--focus", bad)
         assert r.exit_code == 2 and "--focus" in r.stderr and "Traceback" not in r.output
 

@@ -161,7 +161,7 @@ def _layout(rng, scene_type: str, tn: np.ndarray) -> list[dict]:
 def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sample_rate: int = 16000,
                  fps: float = 8.0, long_side: int = 128, scene_type: str | None = None,
                  mic_model: str | None = None, bank: Bank | str | None = None, frame_phase: float = 0.0,
-                 scene_weights: dict[str, float] | None = None) -> Scene:
+                 scene_weights: dict[str, float] | None = None, mic_weights: dict[str, float] | None = None) -> Scene:
     """Render the scene of `seed` from the material of `split`.
 
     Args:
@@ -177,6 +177,8 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
             the picture meets the sound at the same instant in training as at run time.
         scene_weights: relative weights of the types drawn when scene_type is None (types left out
             keep their SCENE_WEIGHTS share); training uses it to see more of the hard types.
+        mic_weights: relative weights of the microphone models drawn when mic_model is None (models
+            left out weigh 1, as all do without it): more of the microphones where the sound is weak.
 
     Returns:
         A Scene. truth holds: seed, split, scene_type, mic (model and parameters), hfov_deg, aspect,
@@ -203,7 +205,7 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
     aspect = str(rng.choice(list(ASPECT_WEIGHTS), p=list(ASPECT_WEIGHTS.values())))
     h, w = visuals.frame_size(aspect, long_side)
     vfov = np.rad2deg(2 * np.arctan(np.tan(np.deg2rad(hfov) / 2) * h / w))
-    mic = spatial.draw_mic(rng, round(hfov, 2), mic_model)
+    mic = spatial.draw_mic(rng, round(hfov, 2), mic_model, mic_weights)
     objs = _layout(rng, scene_type, tn)
 
     # Camera: zoom and shake move the picture; the truth is measured in the picture.

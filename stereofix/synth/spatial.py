@@ -27,9 +27,23 @@ MIC_MODELS = ("binaural_kemar", "spherical_head", "spaced_omni", "xy", "ortf", "
 SPEED_OF_SOUND = 343.0  # m/s
 
 
-def draw_mic(rng: np.random.Generator, hfov_deg: float, model: str | None = None) -> dict:
-    """Draw a microphone model and its parameters (JSON-serialisable)."""
-    model = model or str(rng.choice(MIC_MODELS))
+def mic_probabilities(weights: dict[str, float]) -> list[float]:
+    """Each microphone model's share when some are weighted (the rest weigh 1, as when none is)."""
+    unknown = set(weights) - set(MIC_MODELS)
+    if unknown:
+        raise ValueError(f"unknown microphone models {sorted(unknown)}; expected some of {MIC_MODELS}")
+    w = np.array([float(weights.get(m, 1.0)) for m in MIC_MODELS])
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("microphone weights must be >= 0 and not all 0")
+    return (w / w.sum()).tolist()
+
+
+def draw_mic(rng: np.random.Generator, hfov_deg: float, model: str | None = None,
+             weights: dict[str, float] | None = None) -> dict:
+    """Draw a microphone model (uniformly, or by `weights`) and its parameters (JSON-serialisable)."""
+    if model is None:
+        # The unweighted draw stays as it was, so every split renders the same scenes as before.
+        model = str(rng.choice(MIC_MODELS, p=mic_probabilities(weights)) if weights else rng.choice(MIC_MODELS))
     mic = {"model": model}
     if model == "spherical_head":
         mic["head_radius_m"] = round(float(rng.uniform(0.075, 0.095)), 4)

@@ -59,6 +59,8 @@ class TrainConfig:
     resume: bool = True
     # Scene-type weights replacing SCENE_WEIGHTS' (e.g. {"distractors": 0.3}): more of the hard types.
     focus: dict[str, float] | None = None
+    # Microphone-model weights (e.g. {"spaced_omni": 3}): more of the microphones the sound is weak for.
+    mic_focus: dict[str, float] | None = None
     # Parameter-name prefixes that train (e.g. ("gate.", "range_gate.")); the rest, batch-norm
     # statistics included, stay as --init left them. Empty: everything trains.
     train_only: tuple[str, ...] = ()
@@ -89,7 +91,7 @@ def _source(tc: TrainConfig, device: str):
         from stereofix.synth import SceneStream
 
         ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=partial(scene_windows, window_s=tc.model.window_s),
-                         scene_weights=tc.focus, **_render_kwargs(tc.model, tc.scene_s))
+                         scene_weights=tc.focus, mic_weights=tc.mic_focus, **_render_kwargs(tc.model, tc.scene_s))
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=tc.workers, prefetch_factor=16 if tc.workers else None, persistent_workers=bool(tc.workers)
     )

@@ -519,6 +519,7 @@ def train_calibrate(
     _setup(quiet, False, threads)
     from stereofix.infer import Analyzer
     from stereofix.train.calibrate import fit, load_scores, save_scores, score_clips
+    from stereofix import windows
     from stereofix.weights import load_checkpoint, save_checkpoint, sha256_of
 
     try:
@@ -541,6 +542,7 @@ def train_calibrate(
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures
+        meta["short_hop"] = windows.SHORT_HOP  # the verdict's thresholds hold for windows planned this way
         save_checkpoint(out, analyzer.model.cpu(), cal, meta)
     except StereofixError as exc:
         _fail(exc)
@@ -591,9 +593,26 @@ def main() -> None:
         _stdout_to_devnull()
         code = EXIT_OK
     except Exception as exc:  # noqa: BLE001 - last resort: never a traceback for the user
-        sys.stderr.write(f"stereofix: error: {type(exc).__name__}: {exc}\n")
-        code = EXIT_ERROR
+        if _interrupted(exc):
+            sys.stderr.write("stereofix: interrupted\n")
+            code = 130
+        else:
+            sys.stderr.write(f"stereofix: error: {type(exc).__name__}: {exc}\n")
+            code = EXIT_ERROR
     _exit(code)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether a Ctrl-C is what `exc` wraps: one during an import (torch's takes seconds on a busy
+    machine) can surface as a RuntimeError from `__set_name__`, with the KeyboardInterrupt as cause."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _exit(code: int) -> None:

@@ -144,6 +144,26 @@ def test_workers_decode_for_what_the_default_model_asks():
     assert DEFAULT_MODEL_FRAMES == (cfg.fps, cfg.n_samples)
 
 
+def test_ctrl_c_wrapped_by_an_import_is_still_an_interrupt():
+    """A Ctrl-C inside a class body's `__set_name__` (seen while torch imported on a busy machine)
+    reaches the CLI as a RuntimeError caused by the KeyboardInterrupt: it is still 'interrupted'."""
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def fake(name, *a, **k):\n"
+        "    if name == 'torch':\n"
+        "        raise RuntimeError('Error calling __set_name__') from KeyboardInterrupt()\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = fake\n"
+        f"sys.argv = ['stereofix', 'check', {str(LEFT)!r}]\n"
+        "from stereofix.entry import main\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr == "stereofix: interrupted\n"
+
+
 def test_ctrl_c_while_the_cli_is_still_importing_is_one_line():
     """The console script imports the CLI under its own guard (stereofix/entry.py): a Ctrl-C in
     those first ~0.2 s, made certain here by raising it from the import, prints no traceback."""

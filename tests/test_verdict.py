@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from stereofix.verdict import Calibration, WindowScore, decide
@@ -82,9 +83,15 @@ def test_silent_windows_are_skipped():
     assert decide(ws, CAL).verdict == "uncertain"
 
 
-def test_plan_tiles_short_files_and_spreads_long_ones():
+def test_plan_tiles_short_files_and_spreads_long_ones(monkeypatch):
+    short = plan_windows(0.0, 9.6, 2.0, 16)
+    assert len(short) == 16 and short[0].start == 0.0 and short[-1].start == pytest.approx(7.6)
+    assert np.allclose(np.diff([w.start for w in short]), 7.6 / 15)  # a quarter-window hop, at most 16
+    assert len(plan_windows(0.0, 5.0, 2.0, 16)) == 7  # 0.5 s apart
+    monkeypatch.setattr(windows, "SHORT_HOP", 0.5)  # the hop of the eleventh revision's first calibration
     short = plan_windows(0.0, 9.6, 2.0, 16)
     assert [round(w.start, 2) for w in short] == [0.0, 0.95, 1.9, 2.85, 3.8, 4.75, 5.7, 6.65, 7.6]
+    monkeypatch.undo()
     long = plan_windows(0.0, 3600.0, 2.0, 16, keyframes=[k * 3.0 for k in range(1201)])
     assert len(long) == 16
     assert long[0].start == 0.0 and long[-1].end <= 3600.0

@@ -17,6 +17,7 @@ from stereofix import media
 from stereofix.errors import InputError
 from stereofix.inputs import Decoded, WindowInputs, prepare
 from stereofix.models import FlipNet
+from stereofix.sync import picture_sync
 from stereofix.verdict import (
     EXIT_ERROR,
     EXIT_OK,
@@ -102,9 +103,10 @@ def check(
     scores = score_windows(inputs, analyzer)
     if progress:
         progress(1.0)
-    verdict = decide(scores, analyzer.calibration)
+    sync = picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
+    verdict = decide(scores, analyzer.calibration, sync)
     cut = None if inputs.cut is None else (inputs.cut.x, inputs.cut.y)
-    return CheckResult(str(path), verdict, picture_cut=cut, **kw)
+    return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)
 
 
 def score_windows(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:

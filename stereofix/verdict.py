@@ -47,6 +47,10 @@ class Calibration:
     mixed_scale: float = 1.0
     mixed_bias: float = 0.0
     min_windows: int = 1  # scored windows needed before deciding anything
+    # Picture-sound synchrony (stereofix.sync) a file needs before anything but `uncertain` is said:
+    # below it nothing in view is seen to change with the sound. None: no such gate (files
+    # calibrated before session 28).
+    min_sync: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":
@@ -90,6 +94,7 @@ class CheckResult:
     diagnosis: AudioDiagnosis | None = None
     duration: float | None = None
     picture_cut: tuple[float, float] | None = None  # share of the width, height cut off each side (borders)
+    picture_sync: float | None = None  # how much the picture changes with the sound (stereofix.sync)
 
     @property
     def exit_code(self) -> int:
@@ -99,6 +104,8 @@ class CheckResult:
         d = {"file": self.path, **self.verdict.to_dict(), "audio_stream": self.audio_stream, "duration": self.duration}
         if self.picture_cut is not None:
             d["picture_cut"] = [round(x, 4) for x in self.picture_cut]
+        if self.picture_sync is not None:
+            d["picture_sync"] = round(self.picture_sync, 4)
         if self.diagnosis is not None:
             d["audio"] = {
                 "reason": self.diagnosis.reason,
@@ -114,7 +121,7 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
 
 
-def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
+def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = None) -> Verdict:
     """Pool window logits into ok / swapped / mixed / uncertain.
 
     Each window's logit is temperature-scaled into a probability. The clip logit is the scaled mean
@@ -125,6 +132,10 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
     confused window cannot split a file. Judging stretches rather than single windows is what
     finds a half-swapped file whose one half is heard clearly and the other faintly: its mean
     follows the loud half, and no single faint window is sure (README "Design notes").
+
+    sync: the file's picture-sound synchrony (stereofix.sync); below `cal.min_sync` (or unmeasured
+    where the calibration asks for it) the file is `uncertain` whatever the windows say: the sound
+    may come from outside the frame, credited to a silent thing in view.
     """
     for w in windows:
         if w.logit is not None:
@@ -134,6 +145,8 @@ def decide(windows: list[WindowScore], cal: Calibration) -> Verdict:
         return Verdict("uncertain", None, None, windows, reason="no window with sound to judge")
     z = [w.logit / cal.window_temperature for w in scored]
     p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
+    if cal.min_sync is not None and (sync is None or sync < cal.min_sync):
+        return Verdict("uncertain", None, p, windows, reason="nothing in view changes with the sound (it may be off-screen)")
     split = best_split(z, cal.clip_scale)
     if split is not None and split[0] >= cal.segment_decide:
         outer = (min(w.start for w in windows), max(w.end for w in windows))

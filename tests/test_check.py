@@ -36,7 +36,7 @@ def decisive(tmp_path_factory) -> str:
     """The shipped network with permissive thresholds: the pipeline's behaviour on real model
     outputs (mixed stretches, repair decisions) is tested apart from how cautious the shipped
     calibration is."""
-    return _recalibrated(tmp_path_factory.mktemp("w") / "decisive.pt", decide=0.55, segment_decide=0.55)
+    return _recalibrated(tmp_path_factory.mktemp("w") / "decisive.pt", decide=0.55, segment_decide=0.55, min_sync=None)
 
 
 def _check(*args: str) -> tuple[int, list[dict]]:
@@ -87,6 +87,9 @@ def test_examples_verdicts_and_timeline(decisive):
     assert ok["p_swapped"] == pytest.approx(1 - swapped["p_swapped"], abs=0.05)  # the answer flips
     for w in ok["windows"]:
         assert {"start", "end", "logit", "p_swapped"} <= set(w)
+    # The instrument brightens with its notes: the picture follows the sound, about the same both
+    # ways round (the exchanged copy's AAC is encoded again).
+    assert 0.5 < ok["picture_sync"] <= 1.0 and ok["picture_sync"] == pytest.approx(swapped["picture_sync"], abs=0.05)
     assert ok["windows"][0]["start"] == pytest.approx(0.0, abs=0.05)
 
 

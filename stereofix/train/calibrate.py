@@ -37,6 +37,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, check, score_windows
 from stereofix.inputs import WindowInputs, prepare
+from stereofix.sync import picture_sync
 from stereofix import windows as window_plan
 from stereofix.windows import MAX_WINDOWS, Window
 from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
@@ -60,6 +61,8 @@ ABSTAIN_LEAK = 0.02
 # (or, with --segments, half-repairs), so it is priced like the must-abstain budget.
 MIXED_BUDGET = 0.02
 THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
+# Synchrony gates tried (stereofix.sync): the one leaving the fewest clear-sided clips undecided wins.
+SYNC_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
 @dataclass
@@ -72,6 +75,7 @@ class ClipScore:
     starts: list[float] = field(default_factory=list)  # those windows' times, seconds
     ends: list[float] = field(default_factory=list)
     duration: float = 0.0  # the clip's, seconds (0: unknown)
+    sync: float | None = None  # picture-sound synchrony (stereofix.sync; None: not measurable)
 
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
@@ -95,14 +99,17 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     scenes = manifest["scenes"]
     for i, sc in enumerate(scenes):
         if cache is None:
-            windows = check(folder / sc["file"], analyzer).verdict.windows
+            result = check(folder / sc["file"], analyzer)
+            windows, sync = result.verdict.windows, result.picture_sync
         else:
-            windows = score_windows(cached_inputs(folder / sc["file"], analyzer, cache), analyzer)
+            inputs = cached_inputs(folder / sc["file"], analyzer, cache)
+            windows = score_windows(inputs, analyzer)
+            sync = picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
         live = [w for w in windows if w.logit is not None]
         logits, starts, ends = [w.logit for w in live], [w.start for w in live], [w.end for w in live]
         for flipped in (False, True):
             out.append(ClipScore(sc["file"], sc["scene_type"], int(sc.get("side", 0)), flipped,
-                                 [-x for x in logits] if flipped else logits, starts, ends, float(sc.get("duration_s", 0.0))))
+                                 [-x for x in logits] if flipped else logits, starts, ends, float(sc.get("duration_s", 0.0)), sync))
         if progress:
             progress(i + 1, len(scenes))
     return out
@@ -163,8 +170,9 @@ def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
     if body.get("weights_sha256") != weights_sha256:
         return {}
     if "by_folder" in body:
-        # Scores saved before the window times were kept are rescored (half-swapped copies need them).
-        return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items() if all("ends" in c for c in v)}
+        # Scores saved before the window times or the synchrony were kept are rescored (half-swapped
+        # copies need the times, the synchrony gate the synchrony).
+        return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items() if all("ends" in c and "sync" in c for c in v)}
     clips, out, i = body.get("clips", []), {}, 0
     for folder in body.get("folders", []):
         try:
@@ -202,32 +210,23 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
     correct = (p > 0.5) == (clip_labels > 0.5)
     split_sure = np.array([_split_sure(_in_time_order(s) / temperature, clip_scale) for s in scored])
-    segment_decide, segment_found = THRESHOLDS[-1], False
-    for t in THRESHOLDS:
-        if _share(split_sure[clear] >= t) <= MIXED_BUDGET and _share(split_sure[abstain] >= t) <= ABSTAIN_LEAK:
-            segment_decide, segment_found = float(t), True
-            break
-    mixed = split_sure >= segment_decide
-    decide, decide_found = THRESHOLDS[-1], False
-    # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
-    for_accuracy = for_leak = None
-    for t in THRESHOLDS:
-        decided = ~mixed & (np.maximum(p, 1 - p) >= t)
-        acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
-        leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
-        if acc_ok and for_accuracy is None:
-            for_accuracy = float(t)
-        if leak_ok and for_leak is None:
-            for_leak = float(t)
-        if acc_ok and leak_ok and not decide_found:
-            decide, decide_found = float(t), True
-    cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide)
-    decided = ~mixed & (np.maximum(p, 1 - p) >= decide)
+    sync = np.array([np.nan if s.sync is None else s.sync for s in scored])
+    # The synchrony gate (stereofix.sync): the grid value, or none, that leaves the fewest clear-sided
+    # clips undecided under the rule; scores without synchrony (older files) get no gate.
+    gates = [None] + (list(SYNC_GRID) if np.isfinite(sync).any() else [])
+    rules = [(g, *_thresholds(p, correct, clear, abstain, split_sure, _passes(sync, g))) for g in gates]
+    min_sync, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, undecided = min(
+        rules, key=lambda r: (not (r[2] and r[4]), r[7]))  # first min: no gate on a tie
+    gate = _passes(sync, min_sync)
+    mixed = gate & (split_sure >= segment_decide)
+    cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
+                      min_sync=min_sync)
+    decided = gate & ~mixed & (np.maximum(p, 1 - p) >= decide)
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
     copies = [(s, h) for s in scored if is_clear(s.scene_type, s.side) and not s.flipped and (h := half_swapped(s))]
-    halves = [(s, decide_verdict(h, cal)) for s, h in copies]
+    halves = [(s, decide_verdict(h, cal, s.sync)) for s, h in copies]
     # How often `mixed` is right, by how sure it was: wrong on every clear-sided clip (nothing in them
     # is exchanged; `cal` has no map yet, so the probability given is the split's own), right on a
     # half-swapped copy when its flipped stretches cover the exchanged half (overlap over union at
@@ -244,6 +243,11 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         "clip_scale": round(clip_scale, 4),
         "decide": decide,
         "segment_decide": segment_decide,
+        # The synchrony a file needs before it is decided (None: no gate), and how many clear-sided
+        # clips it withholds on its own (undecided for want of synchrony alone).
+        "min_sync": min_sync,
+        "val_clear_below_sync": float((~gate)[clear].mean()) if clear.any() else None,
+        "val_abstain_below_sync": float((~gate)[abstain].mean()) if abstain.any() else None,
         # False: no threshold on the grid meets the rule, and the grid's top is used. For the stretch
         # threshold that means `mixed` is hardly ever reported.
         "decide_found": decide_found,
@@ -269,6 +273,40 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         "mixed_bias": round(mixed_fit[1], 4) if mixed_fit else None,
     }
     return cal, figures
+
+
+def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:
+    """Which clips the synchrony gate lets be decided (all without a gate; none unmeasured with one)."""
+    if min_sync is None:
+        return np.ones(sync.shape, bool)
+    return np.nan_to_num(sync, nan=-np.inf) >= min_sync
+
+
+def _thresholds(p, correct, clear, abstain, split_sure, gate) -> tuple:
+    """The rule's stretch and decision thresholds for clips that pass `gate`: (segment_decide, found,
+    decide, found, decide for accuracy alone, for the leak alone, clear-sided share undecided)."""
+    segment_decide, segment_found = THRESHOLDS[-1], False
+    for t in THRESHOLDS:
+        split = gate & (split_sure >= t)
+        if _share(split[clear]) <= MIXED_BUDGET and _share(split[abstain]) <= ABSTAIN_LEAK:
+            segment_decide, segment_found = float(t), True
+            break
+    mixed = gate & (split_sure >= segment_decide)
+    decide, decide_found = THRESHOLDS[-1], False
+    # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
+    for_accuracy = for_leak = None
+    for t in THRESHOLDS:
+        decided = gate & ~mixed & (np.maximum(p, 1 - p) >= t)
+        acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
+        leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
+        if acc_ok and for_accuracy is None:
+            for_accuracy = float(t)
+        if leak_ok and for_leak is None:
+            for_leak = float(t)
+        if acc_ok and leak_ok and not decide_found:
+            decide, decide_found = float(t), True
+    decided = gate & ~mixed & (np.maximum(p, 1 - p) >= decide)
+    return segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, 1 - _share(decided[clear])
 
 
 def _share(mask: np.ndarray) -> float:

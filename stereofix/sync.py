@@ -1,0 +1,78 @@
+"""Whether anything in view changes with the sound, measured over the whole file.
+
+Every confident mistake on a must-abstain clip has had the same cause since the third revision: a
+sound made outside the frame credited to a silent face, speaker or instrument in view (README
+"Known limits"). The network judges 2 s windows of 8 frames, too few instants to tell a thing that
+moves with the sound from one that merely sits on its side, and the fine-tunes that tried to teach
+it that (range gate, 'where' objective, more off-screen scenes) each moved the leak, not removed it.
+
+Across a whole file the question is easy to ask directly: something that makes the sound changes
+when the sound's level changes (a mouth opens, a hand strikes, a lamp on a speaker pulses), so
+somewhere in the picture the frame-to-frame change follows the change of the sound's level. This
+module measures exactly that, with no learning: over all the windows `check` read (16 on most
+files, so about 110 frame pairs), the largest Pearson correlation, over 16 x 16-pixel cells of the
+model's 72 x 128 frames (8-pixel stride), between how much the cell changed from one frame to the
+next (after the camera's own motion is taken out, `motion.aligned_previous`) and how much the
+sound's level (RMS of both channels over 40 ms, each file scaled by its loudest instant) changed
+between the same two instants.
+
+On the validation clips a sounding thing in view gives a median of about 0.8, an off-screen sound
+about 0.2 (README "Design notes", session 28). The verdict withholds ok / swapped / mixed below a
+threshold fitted on validation (`Calibration.min_sync`). It can only make `check` abstain more,
+never decide differently; a real source that barely moves with its sound (a loudspeaker's cone,
+a harp's strings at this size) is then `uncertain`, which is what the product promises where no
+visible thing can be seen making the sound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stereofix.motion import aligned_previous
+
+CELL = 16  # pixels of the model's 72 x 128 frame
+STRIDE = 8
+LEVEL_WINDOW_S = 0.04  # the sound's level around each frame's instant (the synthesizer animates on the same)
+SAMPLE_RATE = 16000
+MIN_PAIRS = 7  # frame pairs needed (one window's worth) before a correlation means anything
+
+
+def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> float | None:
+    """The file's picture-sound synchrony in [-1, 1]; None where it cannot be measured (fewer than
+    MIN_PAIRS frame pairs, or neither the picture nor the sound's level changes at all: a still
+    image, a steady tone).
+
+    frames: [L, T, H, W, 3] uint8, the model's frames of the L judged windows; audio: [L, 2, N]
+    float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's start
+    at which each frame is shown (WindowInputs).
+    """
+    if frames.ndim != 5 or frames.shape[0] == 0 or frames.shape[1] < 2:
+        return None
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)
+    with torch.no_grad():
+        change = (x - aligned_previous(x)).abs().mean(2)[:, 1:]  # [L, T-1, H, W]
+        cells = F.avg_pool2d(change.flatten(0, 1)[:, None], CELL, stride=STRIDE).flatten(1).double().numpy()
+    level = _level(audio.mean(1), frame_offsets)
+    step = np.abs(np.diff(level, axis=1)).reshape(-1)
+    if step.size < MIN_PAIRS:
+        return None
+    a = step - step.mean()
+    m = cells - cells.mean(0)
+    denom = np.sqrt((a**2).sum() * (m**2).sum(0))
+    valid = denom > 1e-12
+    if not valid.any():
+        return None
+    return float(((a @ m)[valid] / denom[valid]).max())
+
+
+def _level(mono: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """RMS of `mono` [L, N] over LEVEL_WINDOW_S around each offset [L, T], scaled by the largest."""
+    n = mono.shape[1]
+    half = max(1, int(SAMPLE_RATE * LEVEL_WINDOW_S / 2))
+    idx = np.clip((np.asarray(offsets) * SAMPLE_RATE).astype(np.int64), 0, max(0, n - 1))
+    c = np.concatenate([np.zeros((mono.shape[0], 1)), np.cumsum(mono.astype(np.float64) ** 2, axis=1)], axis=1)
+    lo, hi = np.clip(idx - half, 0, n), np.clip(idx + half, 0, n)
+    rms = np.sqrt(np.maximum(np.take_along_axis(c, hi, 1) - np.take_along_axis(c, lo, 1), 0) / np.maximum(hi - lo, 1))
+    return rms / (rms.max() + 1e-12)

@@ -80,12 +80,12 @@ def mixed_calls(body: dict, cal: Calibration) -> list[tuple[str, float, bool, st
             s = ClipScore(**c)
             if not s.logits or not s.ends or not is_clear(s.scene_type, s.side):
                 continue
-            v = decide(windows_of(s), cal)
+            v = decide(windows_of(s), cal, s.sync)
             if v.verdict == "mixed":
                 called.append(("clear-sided", v.probability, False, folder))
             if s.flipped:
                 continue  # one half-swapped copy per scene, as the benchmark makes
-            v = decide(half_swapped(s), cal)
+            v = decide(half_swapped(s), cal, s.sync)
             if v.verdict == "mixed":
                 called.append(("half-swapped", v.probability, stretches_right(v.stretches, s), folder))
     return called

@@ -7,7 +7,8 @@ scores from `--scores`, computes variants of the statistic (cell size; the chang
 level, of its square root or of its log) and, for each, the calibration rule's clear-sided
 abstention with the gate picked from `calibrate.SYNC_GRID`: in sample, and cross-fitted over the
 ten 3/2 splits of the five folders (gate and thresholds fitted on three, read on two). The shipped
-statistic is the variant with the lowest cross-fitted abstention (README "Design notes", session 28).
+statistic is the 16-pixel cells and the level's change less what chance gives (`-null_mean`),
+chosen over the plain correlation for busy pictures (README "Design notes", session 28).
 The benchmark splits are never read.
 """
 
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.models import FlipConfig  # noqa: E402
 from stereofix.motion import aligned_previous  # noqa: E402
-from stereofix.sync import _level  # noqa: E402
+from stereofix.sync import _best_cell, _level, null_shifts  # noqa: E402
 from stereofix.train.calibrate import (  # noqa: E402
     ABSTAIN_TYPES, SYNC_GRID, _in_time_order, _passes, _split_sure, _thresholds, cached_inputs, fit, is_clear, load_scores,
 )
@@ -53,6 +54,11 @@ def variants(inputs) -> dict[str, float | None]:
             denom = np.sqrt((a**2).sum() * (m**2).sum(0))
             ok = denom > 1e-12
             out[f"{cell}px/{name}"] = float(((a @ m)[ok] / denom[ok]).max()) if ok.any() else None
+            if cell == 16 and name == "change" and ok.any():
+                nulls = [_best_cell(np.roll(a, k * (level.shape[1] - 1)), m) or 0.0 for k in null_shifts(level.shape[0])]
+                if nulls:
+                    out["16px/change-null_mean"] = out["16px/change"] - float(np.mean(nulls))
+                    out["16px/change-null_max"] = out["16px/change"] - float(np.max(nulls))
     return out
 
 
@@ -104,9 +110,9 @@ def main() -> None:
     folders = sorted(set(folder))
     print("| statistic | in sample: gate, undecided | cross-fitted undecided | typical clear / off-screen |")
     print("|---|---|---|---|")
-    names = list(stats[0])
+    names = sorted({k for st in stats for k in st})
     for name in ["none", *names]:
-        sync = np.full(len(scored), np.nan) if name == "none" else np.array([np.nan if st[name] is None else st[name] for st in stats])
+        sync = np.full(len(scored), np.nan) if name == "none" else np.array([np.nan if st.get(name) is None else st[name] for st in stats])
         inside = choose(np.ones(len(scored), bool), sync)
         held = []
         for train in itertools.combinations(folders, 3):

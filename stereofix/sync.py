@@ -14,10 +14,14 @@ files, so about 110 frame pairs), the largest Pearson correlation, over 16 x 16-
 model's 72 x 128 frames (8-pixel stride), between how much the cell changed from one frame to the
 next (after the camera's own motion is taken out, `motion.aligned_previous`) and how much the
 sound's level (RMS of both channels over 40 ms, each file scaled by its loudest instant) changed
-between the same two instants.
+between the same two instants; less what chance gives: the same largest correlation with the
+sound shifted by whole windows against the picture, averaged over the shifts. A busy picture (a
+test pattern, a crowd, foliage in wind) has some cell that follows any sound by chance (0.38 for
+a moving test pattern under the harp's unrelated sound, against 0.53 by chance: -0.14), while a
+thing that makes the sound follows it only when they are aligned.
 
-On the validation clips a sounding thing in view gives a median of about 0.8, an off-screen sound
-about 0.2 (README "Design notes", session 28). The verdict withholds ok / swapped / mixed below a
+On the validation clips a sounding thing in view gives a median of about 0.6, an off-screen sound
+about 0 (README "Design notes", session 28). The verdict withholds ok / swapped / mixed below a
 threshold fitted on validation (`Calibration.min_sync`). It can only make `check` abstain more,
 never decide differently; a real source that barely moves with its sound (a loudspeaker's cone,
 a harp's strings at this size) is then `uncertain`, which is what the product promises where no
@@ -37,12 +41,13 @@ STRIDE = 8
 LEVEL_WINDOW_S = 0.04  # the sound's level around each frame's instant (the synthesizer animates on the same)
 SAMPLE_RATE = 16000
 MIN_PAIRS = 7  # frame pairs needed (one window's worth) before a correlation means anything
+NULL_APART = 4  # windows: a quarter-hop window shares sound with the three after it
 
 
 def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> float | None:
-    """The file's picture-sound synchrony in [-1, 1]; None where it cannot be measured (fewer than
-    MIN_PAIRS frame pairs, or neither the picture nor the sound's level changes at all: a still
-    image, a steady tone).
+    """The file's picture-sound synchrony above chance (0: no more than chance, at most 1); None
+    where it cannot be measured (fewer than MIN_PAIRS frame pairs, one window, or neither the
+    picture nor the sound's level changes at all: a still image, a steady tone).
 
     frames: [L, T, H, W, 3] uint8, the model's frames of the L judged windows; audio: [L, 2, N]
     float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's start
@@ -58,8 +63,26 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     step = np.abs(np.diff(level, axis=1)).reshape(-1)
     if step.size < MIN_PAIRS:
         return None
-    a = step - step.mean()
     m = cells - cells.mean(0)
+    aligned = _best_cell(step, m)
+    shifts = null_shifts(level.shape[0])
+    if aligned is None or not shifts:
+        return None
+    pairs = level.shape[1] - 1
+    chance = [_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts]
+    return aligned - float(np.mean(chance))
+
+
+def null_shifts(n_windows: int, apart: int = NULL_APART) -> list[int]:
+    """Whole-window shifts of the sound against the picture, far enough that the shifted windows
+    share no sound with the ones they are laid against (all shifts where there are too few)."""
+    far = list(range(apart, n_windows - apart + 1))
+    return far or list(range(1, n_windows))
+
+
+def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:
+    """The largest correlation of `step` [P] with a column of `m` [P, cells] (centred columns)."""
+    a = step - step.mean()
     denom = np.sqrt((a**2).sum() * (m**2).sum(0))
     valid = denom > 1e-12
     if not valid.any():

@@ -62,7 +62,7 @@ ABSTAIN_LEAK = 0.02
 MIXED_BUDGET = 0.02
 THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
 # Synchrony gates tried (stereofix.sync): the one leaving the fewest clear-sided clips undecided wins.
-SYNC_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+SYNC_GRID = tuple(float(x) for x in np.round(np.arange(-0.1, 0.501, 0.05), 2))
 
 
 @dataclass

@@ -33,7 +33,7 @@ from stereofix.train.calibrate import (  # noqa: E402
     ABSTAIN_TYPES, SYNC_GRID, _in_time_order, _passes, _split_sure, _thresholds, cached_inputs, fit, is_clear, load_scores,
 )
 
-CELLS = (8, 12, 16)
+CELLS = (8, 12, 16, 24, 32)
 LEVELS = {"change": lambda x: x, "sqrt": np.sqrt, "log": lambda x: np.log(x + 1e-3)}
 
 
@@ -54,11 +54,12 @@ def variants(inputs) -> dict[str, float | None]:
             denom = np.sqrt((a**2).sum() * (m**2).sum(0))
             ok = denom > 1e-12
             out[f"{cell}px/{name}"] = float(((a @ m)[ok] / denom[ok]).max()) if ok.any() else None
-            if cell == 16 and name == "change" and ok.any():
+            if cell >= 16 and name == "change" and ok.any():
                 nulls = [_best_cell(np.roll(a, k * (level.shape[1] - 1)), m) or 0.0 for k in null_shifts(level.shape[0])]
                 if nulls:
-                    out["16px/change-null_mean"] = out["16px/change"] - float(np.mean(nulls))
-                    out["16px/change-null_max"] = out["16px/change"] - float(np.max(nulls))
+                    out[f"{cell}px/change-null_mean"] = out[f"{cell}px/change"] - float(np.mean(nulls))
+                    if cell == 16:
+                        out["16px/change-null_max"] = out["16px/change"] - float(np.max(nulls))
     return out
 
 

@@ -543,6 +543,7 @@ def train_calibrate(
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures
         meta["short_hop"] = windows.SHORT_HOP  # the verdict's thresholds hold for windows planned this way
+        meta["short_windows"] = [windows.SHORT_FILE_S, windows.SHORT_WINDOWS_FACTOR]
         save_checkpoint(out, analyzer.model.cpu(), cal, meta)
     except StereofixError as exc:
         _fail(exc)

@@ -30,10 +30,13 @@ visible thing can be seen making the sound.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stereofix import windows
 from stereofix.motion import aligned_previous
 
 CELL = 16  # pixels of the model's 72 x 128 frame
@@ -41,7 +44,6 @@ STRIDE = 8
 LEVEL_WINDOW_S = 0.04  # the sound's level around each frame's instant (the synthesizer animates on the same)
 SAMPLE_RATE = 16000
 MIN_PAIRS = 7  # frame pairs needed (one window's worth) before a correlation means anything
-NULL_APART = 4  # windows: a quarter-hop window shares sound with the three after it
 
 
 def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> float | None:
@@ -73,9 +75,12 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     return aligned - float(np.mean(chance))
 
 
-def null_shifts(n_windows: int, apart: int = NULL_APART) -> list[int]:
+def null_shifts(n_windows: int, apart: int | None = None) -> list[int]:
     """Whole-window shifts of the sound against the picture, far enough that the shifted windows
-    share no sound with the ones they are laid against (all shifts where there are too few)."""
+    share no sound with the ones they are laid against (all shifts where there are too few).
+    apart: default one window's worth of the short-file hop (4 at a quarter-window hop)."""
+    if apart is None:
+        apart = math.ceil(1 / windows.SHORT_HOP - 1e-9)
     far = list(range(apart, n_windows - apart + 1))
     return far or list(range(1, n_windows))
 

@@ -22,6 +22,11 @@ MODEL_FPS = 4.0  # frames the model sees per second of window
 # (1 s) apart see the same instants, and windows 0.53 s apart see new ones. On the validation clips
 # that took the clear-sided abstention from 14.9% to 13.4% (README "Design notes", session 28).
 SHORT_HOP = 0.25
+# Files up to SHORT_FILE_S are tiled with up to SHORT_WINDOWS_FACTOR times the window cap (24 by
+# default): reading them densely is cheap, and a clip's verdict gains from more views of it. Longer
+# files keep the cap, so `check`'s cost stays flat in their length.
+SHORT_FILE_S = 15.0
+SHORT_WINDOWS_FACTOR = 1.0
 
 
 @dataclass(frozen=True)
@@ -52,16 +57,28 @@ def plan_windows(
         return [Window(start, start + window_s)]
     # Windows overlap on short files: more views of the same sound, and finer edges for `mixed`
     # stretches, at a cost that only matters on files too long to be tiled anyway.
-    n = min(max_windows, math.ceil((duration - window_s) / (window_s * SHORT_HOP) - 1e-9) + 1)
+    cap = short_cap(max_windows) if duration <= SHORT_FILE_S else max_windows
+    n = min(cap, math.ceil((duration - window_s) / (window_s * SHORT_HOP) - 1e-9) + 1)
     span = duration - window_s
     targets = [start + span * i / (n - 1) for i in range(n)] if n > 1 else [start]
-    if keyframes and n == max_windows and span / (n - 1) >= window_s / 2:
+    if keyframes and n == cap and span / (n - 1) >= window_s / 2:
         # Sparse windows over a long file: start each at a keyframe so it decodes no earlier GOP.
         # Short files get exact, overlapping windows instead (snapped, they would pile up on the
         # few keyframes there are); their decode cost is small anyway.
         targets = [_snap(t, keyframes, start, start + span) for t in targets]
     starts = sorted(set(round(t, 6) for t in targets))
     return [Window(s, s + window_s) for s in starts]
+
+
+def short_cap(max_windows: int) -> int:
+    """Windows a file of at most SHORT_FILE_S may get when the cap for other files is `max_windows`."""
+    return max(max_windows, math.ceil(max_windows * SHORT_WINDOWS_FACTOR - 1e-9))
+
+
+def planning_key() -> str:
+    """How short files are tiled, for caches of decoded windows ("" for the first way)."""
+    key = "" if SHORT_HOP == 0.5 else f"|hop{SHORT_HOP}"
+    return key if SHORT_WINDOWS_FACTOR == 1.0 else f"{key}|short{SHORT_FILE_S}x{SHORT_WINDOWS_FACTOR}"
 
 
 def _snap(t: float, keyframes: Sequence[float], lo: float, hi: float) -> float:

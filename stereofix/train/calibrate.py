@@ -145,8 +145,8 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
 
 
 def _hop_key() -> str:
-    # Only a hop other than the first one (half a window) enters the key, so older caches stay valid.
-    return "" if window_plan.SHORT_HOP == 0.5 else f"|hop{window_plan.SHORT_HOP}"
+    # Only a tiling other than the first one (half a window apart) enters the key, so older caches stay valid.
+    return window_plan.planning_key()
 
 
 def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:

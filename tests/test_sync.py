@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stereofix.sync import picture_sync
+from stereofix import windows
+from stereofix.sync import null_shifts, picture_sync
 from stereofix.train.calibrate import ClipScore, fit
 from stereofix.verdict import Calibration, WindowScore, decide
 
@@ -112,3 +113,12 @@ def test_calibration_picks_a_gate_where_it_lets_more_clips_be_decided():
     assert figures["decide_found"] and plain_figures["decide_found"]
     assert figures["decide"] < plain_figures["decide"]
     assert figures["val_clear_abstention"] < plain_figures["val_clear_abstention"]
+
+
+def test_chance_shifts_share_no_sound_with_the_windows_they_are_laid_against(monkeypatch):
+    # A quarter-window hop: a window shares sound with the three after it, so shifts start at 4.
+    monkeypatch.setattr(windows, "SHORT_HOP", 0.25)
+    assert null_shifts(16) == list(range(4, 13))
+    monkeypatch.setattr(windows, "SHORT_HOP", 1 / 6)
+    assert null_shifts(24) == list(range(6, 19))
+    assert null_shifts(8) == list(range(1, 8))  # too few windows for any far shift: all of them

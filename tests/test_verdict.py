@@ -108,6 +108,23 @@ def test_dense_short_tiling_is_not_snapped_onto_keyframes(monkeypatch):
     assert dense[1].start == pytest.approx(8.0 / 15)
 
 
+def test_short_files_may_get_more_windows_than_the_cap(monkeypatch):
+    # The denser short-file tiling (README "Design notes", session 29): a 10 s file a sixth of a
+    # window apart gets 1.5 times the cap; a file over SHORT_FILE_S keeps the cap, spread evenly.
+    monkeypatch.setattr(windows, "SHORT_HOP", 1 / 6)
+    monkeypatch.setattr(windows, "SHORT_WINDOWS_FACTOR", 1.5)
+    dense = plan_windows(0.0, 10.0, 2.0, 16, keyframes=[0.0, 2.0, 4.0, 6.0, 8.0])
+    assert len(dense) == 24 and dense[-1].start == pytest.approx(8.0)
+    assert np.allclose(np.diff([w.start for w in dense]), 8.0 / 23)  # not snapped onto the keyframes
+    assert len(plan_windows(0.0, 5.0, 2.0, 16)) == 10
+    assert len(plan_windows(0.0, 4.0, 2.0, 4)) == 6  # the short cap follows --windows
+    longer = plan_windows(0.0, 15.5, 2.0, 16)
+    assert len(longer) == 16 and longer[-1].start == pytest.approx(13.5)
+    assert windows.planning_key() == "|hop0.16666666666666666|short15.0x1.5"
+    monkeypatch.undo()
+    assert windows.planning_key() == ("" if windows.SHORT_HOP == 0.5 else f"|hop{windows.SHORT_HOP}")
+
+
 def test_frame_times_are_inside_the_window():
     ts = frame_times(plan_windows(10.0, 2.0)[0], 4.0)
     assert ts == [10.125, 10.375, 10.625, 10.875, 11.125, 11.375, 11.625, 11.875]

@@ -1,6 +1,6 @@
 """Calibrate a network with short files tiled another way (README "Design notes", session 29).
 
-    python benchmarks/calibrate_tiling.py --hop 0.1667 --factor 1.5 -- weights/flip-v1.pt \
+    python benchmarks/calibrate_tiling.py --hop 1/6 --factor 1.5 -- weights/flip-v1.pt \
         --clips bench_out/val3_a ... --clips bench_out/val3_e --cache bench_out/cache_val3_dense \
         --out runs/cal_dense.pt --scores runs/scores_dense.json
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,11 +24,12 @@ from stereofix.entry import main as stereofix_main  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hop", type=float, default=windows.SHORT_HOP, help="Short-file hop, as a share of a window.")
+    ap.add_argument("--hop", type=Fraction, default=Fraction(windows.SHORT_HOP),
+                    help="Short-file hop, as a share of a window (a fraction such as 1/6 is exact, as the cache key needs).")
     ap.add_argument("--factor", type=float, default=windows.SHORT_WINDOWS_FACTOR, help="Short-file window cap, times the cap.")
     ap.add_argument("calibrate_args", nargs=argparse.REMAINDER, help="Arguments for `stereofix train calibrate` (after --).")
     args = ap.parse_args()
-    windows.SHORT_HOP = 1 / 6 if abs(args.hop - 1 / 6) < 1e-3 else args.hop
+    windows.SHORT_HOP = args.hop.numerator / args.hop.denominator
     windows.SHORT_WINDOWS_FACTOR = args.factor
     rest = [a for a in args.calibrate_args if a != "--"]
     sys.argv = ["stereofix", "train", "calibrate", *rest]

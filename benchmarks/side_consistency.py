@@ -23,13 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.infer import Analyzer  # noqa: E402
-from stereofix.motion import aligned_previous  # noqa: E402
 from stereofix.models import FRAME_WIDTH  # noqa: E402
-from stereofix.sync import CELL, STRIDE, _level  # noqa: E402
+from stereofix.sync import CELL, STRIDE, _level, cell_changes, cell_correlations  # noqa: E402
 from stereofix.train import calibrate as C  # noqa: E402
 
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2)
@@ -39,20 +37,15 @@ def columns(inputs, model) -> tuple[float, float] | None:
     """(synchronous cell's column centre, attention's mean column centre), as shares of the width."""
     if not len(inputs.live) or inputs.frames.shape[0] == 0:
         return None
-    x = torch.from_numpy(np.ascontiguousarray(inputs.frames)).float().div(255).permute(0, 1, 4, 2, 3)
-    with torch.no_grad():
-        change = (x - aligned_previous(x)).abs().mean(2)[:, 1:]
-        pooled = F.avg_pool2d(change.flatten(0, 1)[:, None], CELL, stride=STRIDE)
-        _, parts = model(x, torch.from_numpy(inputs.audio), return_parts=True,
-                         frame_times=torch.from_numpy(inputs.frame_offsets))
-    grid_w = pooled.shape[-1]
-    m = pooled.flatten(1).double().numpy()
-    m = m - m.mean(0)
-    a = np.abs(np.diff(_level(inputs.audio.mean(1), inputs.frame_offsets), axis=1)).reshape(-1)
-    a = a - a.mean()
-    denom = np.sqrt((a**2).sum() * (m**2).sum(0))
-    r = np.where(denom > 1e-12, (a @ m) / np.maximum(denom, 1e-12), -np.inf)
+    cells = cell_changes(inputs.frames)
+    grid_w = cells.shape[-1]
+    m = cells.reshape(cells.shape[0], -1)
+    step = np.abs(np.diff(_level(inputs.audio.mean(1), inputs.frame_offsets), axis=1)).reshape(-1)
+    r = np.nan_to_num(cell_correlations(step, m - m.mean(0)), nan=-np.inf)
     u_sync = ((int(r.argmax()) % grid_w) * STRIDE + CELL / 2) / FRAME_WIDTH
+    with torch.no_grad():
+        _, parts = model(torch.from_numpy(inputs.frames).permute(0, 1, 4, 2, 3), torch.from_numpy(inputs.audio),
+                         return_parts=True, frame_times=torch.from_numpy(inputs.frame_offsets))
     att = parts["attention"].mean(1).sum(1).numpy()  # [L, w]
     centres = (np.arange(att.shape[1]) + 0.5) / att.shape[1]
     u_att = float(((att * centres).sum(1) / att.sum(1)).mean())

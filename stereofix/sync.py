@@ -57,15 +57,13 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     """
     if frames.ndim != 5 or frames.shape[0] == 0 or frames.shape[1] < 2:
         return None
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)
-    with torch.no_grad():
-        change = (x - aligned_previous(x)).abs().mean(2)[:, 1:]  # [L, T-1, H, W]
-        cells = F.avg_pool2d(change.flatten(0, 1)[:, None], CELL, stride=STRIDE).flatten(1).double().numpy()
+    m = cell_changes(frames)
+    m = m.reshape(m.shape[0], -1)
+    m = m - m.mean(0)
     level = _level(audio.mean(1), frame_offsets)
     step = np.abs(np.diff(level, axis=1)).reshape(-1)
     if step.size < MIN_PAIRS:
         return None
-    m = cells - cells.mean(0)
     aligned = _best_cell(step, m)
     shifts = null_shifts(level.shape[0])
     if aligned is None or not shifts:
@@ -85,14 +83,28 @@ def null_shifts(n_windows: int, apart: int | None = None) -> list[int]:
     return far or list(range(1, n_windows))
 
 
-def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:
-    """The largest correlation of `step` [P] with a column of `m` [P, cells] (centred columns)."""
+def cell_changes(frames: np.ndarray) -> np.ndarray:
+    """How much each cell changes between consecutive frames, camera motion taken out:
+    [L * (T-1), rows, columns] for frames [L, T, H, W, 3] uint8 (cells CELL pixels, STRIDE apart)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)
+    with torch.no_grad():
+        change = (x - aligned_previous(x)).abs().mean(2)[:, 1:]  # [L, T-1, H, W]
+        return F.avg_pool2d(change.flatten(0, 1)[:, None], CELL, stride=STRIDE)[:, 0].double().numpy()
+
+
+def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The correlation of `step` [P] with each column of `m` [P, cells] (centred columns); NaN
+    where a column or `step` does not change at all."""
     a = step - step.mean()
     denom = np.sqrt((a**2).sum() * (m**2).sum(0))
     valid = denom > 1e-12
-    if not valid.any():
-        return None
-    return float(((a @ m)[valid] / denom[valid]).max())
+    return np.where(valid, (a @ m) / np.where(valid, denom, 1.0), np.nan)
+
+
+def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:
+    """The largest correlation of `step` [P] with a column of `m` [P, cells] (centred columns)."""
+    r = cell_correlations(step, m)
+    return float(np.nanmax(r)) if np.isfinite(r).any() else None
 
 
 def _level(mono: np.ndarray, offsets: np.ndarray) -> np.ndarray:

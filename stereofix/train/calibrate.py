@@ -123,7 +123,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     """
     cfg = analyzer.model.cfg
     st = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}{_hop_key()}".encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}{window_plan.planning_key()}".encode()).hexdigest()[:24]
     file = cache / f"{key}.npz"
     try:
         with np.load(file) as z:
@@ -142,11 +142,6 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
              live=np.array(inputs.live, np.int64), frames=inputs.frames, audio=inputs.audio, frame_offsets=inputs.frame_offsets)
     tmp.replace(file)
     return inputs
-
-
-def _hop_key() -> str:
-    # Only a tiling other than the first one (half a window apart) enters the key, so older caches stay valid.
-    return window_plan.planning_key()
 
 
 def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:

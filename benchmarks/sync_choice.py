@@ -23,12 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.models import FlipConfig  # noqa: E402
-from stereofix.motion import aligned_previous  # noqa: E402
-from stereofix.sync import _best_cell, _level, null_shifts  # noqa: E402
+from stereofix.sync import _best_cell, _level, cell_changes, frame_changes, null_shifts  # noqa: E402
 from stereofix.train.calibrate import (  # noqa: E402
     ABSTAIN_TYPES, SYNC_GRID, _in_time_order, _passes, _split_sure, _thresholds, cached_inputs, fit, is_clear, load_scores,
 )
@@ -41,20 +39,17 @@ def variants(inputs) -> dict[str, float | None]:
     """Every variant's statistic for one clip's inputs (None: no judged window)."""
     if not len(inputs.live):
         return {f"{c}px/{k}": None for c in CELLS for k in LEVELS}
-    x = torch.from_numpy(np.ascontiguousarray(inputs.frames)).float().div(255).permute(0, 1, 4, 2, 3)
-    change = (x - aligned_previous(x)).abs().mean(2)[:, 1:].flatten(0, 1)[:, None]
+    change = frame_changes(inputs.frames)
     level = _level(inputs.audio.mean(1), inputs.frame_offsets)
     out = {}
     for cell in CELLS:
-        m = F.avg_pool2d(change, cell, stride=cell // 2).flatten(1).double().numpy()
+        m = cell_changes(inputs.frames, cell, cell // 2, change=change)
+        m = m.reshape(m.shape[0], -1)
         m = m - m.mean(0)
         for name, f in LEVELS.items():
             a = np.abs(np.diff(f(level), axis=1)).reshape(-1)
-            a = a - a.mean()
-            denom = np.sqrt((a**2).sum() * (m**2).sum(0))
-            ok = denom > 1e-12
-            out[f"{cell}px/{name}"] = float(((a @ m)[ok] / denom[ok]).max()) if ok.any() else None
-            if cell >= 16 and name == "change" and ok.any():
+            out[f"{cell}px/{name}"] = _best_cell(a, m)
+            if cell >= 16 and name == "change" and out[f"{cell}px/{name}"] is not None:
                 nulls = [_best_cell(np.roll(a, k * (level.shape[1] - 1)), m) or 0.0 for k in null_shifts(level.shape[0])]
                 if nulls:
                     out[f"{cell}px/change-null_mean"] = out[f"{cell}px/change"] - float(np.mean(nulls))

@@ -83,13 +83,23 @@ def null_shifts(n_windows: int, apart: int | None = None) -> list[int]:
     return far or list(range(1, n_windows))
 
 
-def cell_changes(frames: np.ndarray) -> np.ndarray:
-    """How much each cell changes between consecutive frames, camera motion taken out:
-    [L * (T-1), rows, columns] for frames [L, T, H, W, 3] uint8 (cells CELL pixels, STRIDE apart)."""
+def frame_changes(frames: np.ndarray) -> torch.Tensor:
+    """How much each pixel changes between consecutive frames, camera motion taken out:
+    [L * (T-1), 1, H, W] for frames [L, T, H, W, 3] uint8 (kept apart from the pooling so that
+    `benchmarks/sync_choice.py` can pool one computation at several cell sizes)."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)
     with torch.no_grad():
-        change = (x - aligned_previous(x)).abs().mean(2)[:, 1:]  # [L, T-1, H, W]
-        return F.avg_pool2d(change.flatten(0, 1)[:, None], CELL, stride=STRIDE)[:, 0].double().numpy()
+        return (x - aligned_previous(x)).abs().mean(2)[:, 1:].flatten(0, 1)[:, None]
+
+
+def cell_changes(frames: np.ndarray, cell: int = CELL, stride: int = STRIDE, change: torch.Tensor | None = None) -> np.ndarray:
+    """How much each cell changes between consecutive frames, camera motion taken out:
+    [L * (T-1), rows, columns] for frames [L, T, H, W, 3] uint8 (cells `cell` pixels, `stride`
+    apart); `change`, from `frame_changes(frames)`, where it is already computed."""
+    if change is None:
+        change = frame_changes(frames)
+    with torch.no_grad():
+        return F.avg_pool2d(change, cell, stride=stride)[:, 0].double().numpy()
 
 
 def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:

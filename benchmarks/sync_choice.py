@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.models import FlipConfig  # noqa: E402
-from stereofix.sync import _best_cell, _level, cell_changes, frame_changes, null_shifts  # noqa: E402
+from stereofix.sync import _best_cell, _level, frame_changes, null_shifts, pool_cells  # noqa: E402
 from stereofix.train.calibrate import (  # noqa: E402
     ABSTAIN_TYPES, SYNC_GRID, _in_time_order, _passes, _split_sure, _thresholds, cached_inputs, fit, is_clear, load_scores,
 )
@@ -43,7 +43,7 @@ def variants(inputs) -> dict[str, float | None]:
     level = _level(inputs.audio.mean(1), inputs.frame_offsets)
     out = {}
     for cell in CELLS:
-        m = cell_changes(inputs.frames, cell, cell // 2, change=change)
+        m = pool_cells(change, cell, cell // 2)
         m = m.reshape(m.shape[0], -1)
         m = m - m.mean(0)
         for name, f in LEVELS.items():

@@ -92,14 +92,17 @@ def frame_changes(frames: np.ndarray) -> torch.Tensor:
         return (x - aligned_previous(x)).abs().mean(2)[:, 1:].flatten(0, 1)[:, None]
 
 
-def cell_changes(frames: np.ndarray, cell: int = CELL, stride: int = STRIDE, change: torch.Tensor | None = None) -> np.ndarray:
-    """How much each cell changes between consecutive frames, camera motion taken out:
-    [L * (T-1), rows, columns] for frames [L, T, H, W, 3] uint8 (cells `cell` pixels, `stride`
-    apart); `change`, from `frame_changes(frames)`, where it is already computed."""
-    if change is None:
-        change = frame_changes(frames)
+def pool_cells(change: torch.Tensor, cell: int = CELL, stride: int = STRIDE) -> np.ndarray:
+    """The mean of `change` [P, 1, H, W] over each cell: [P, rows, columns] (cells `cell` pixels,
+    `stride` apart)."""
     with torch.no_grad():
         return F.avg_pool2d(change, cell, stride=stride)[:, 0].double().numpy()
+
+
+def cell_changes(frames: np.ndarray) -> np.ndarray:
+    """How much each cell changes between consecutive frames, camera motion taken out:
+    [L * (T-1), rows, columns] for frames [L, T, H, W, 3] uint8 (cells CELL pixels, STRIDE apart)."""
+    return pool_cells(frame_changes(frames))
 
 
 def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:

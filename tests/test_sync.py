@@ -122,3 +122,23 @@ def test_chance_shifts_share_no_sound_with_the_windows_they_are_laid_against(mon
     monkeypatch.setattr(windows, "SHORT_HOP", 1 / 6)
     assert null_shifts(24) == list(range(6, 19))
     assert null_shifts(8) == list(range(1, 8))  # too few windows for any far shift: all of them
+
+
+def test_cell_changes_put_the_change_where_the_patch_is():
+    """The patch (rows 20-44, columns 16-40) changes and nothing else does: the cells that hold it
+    change most, at the shipped 16-pixel cells and at the 32-pixel ones sync_choice.py also reads."""
+    from stereofix.sync import cell_changes, frame_changes, pool_cells
+
+    rng = np.random.default_rng(2)
+    level = rng.uniform(0.05, 1.0, (L, T))
+    frames = np.full((L, T, H, W, 3), 90, np.uint8)
+    frames[:, :, 20:44, 16:40] = (60 + 180 * level)[..., None, None, None].astype(np.uint8)
+    cells = cell_changes(frames)
+    assert cells.shape == (L * (T - 1), (H - 16) // 8 + 1, (W - 16) // 8 + 1)
+    mean = cells.mean(0)
+    row, col = np.unravel_index(mean.argmax(), mean.shape)
+    assert 20 <= row * 8 and row * 8 + 16 <= 44 and 16 <= col * 8 and col * 8 + 16 <= 40
+    assert mean[:, 6:].max() == 0  # right of the patch nothing changes
+    big = pool_cells(frame_changes(frames), 32, 16)
+    assert big.shape == (L * (T - 1), (H - 32) // 16 + 1, (W - 32) // 16 + 1)
+    assert np.unravel_index(big.mean(0).argmax(), big.shape[1:])[1] <= 1  # the patch's side

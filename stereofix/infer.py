@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stereofix import media
@@ -109,9 +110,13 @@ def check(
     return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)
 
 
-def score_windows(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:
-    """The model's logit for each live window, BATCH_SIZE windows per forward pass."""
+def score_windows(inputs: WindowInputs, analyzer: Analyzer, prior: np.ndarray | None = None) -> list[WindowScore]:
+    """The model's logit for each live window, BATCH_SIZE windows per forward pass.
+
+    prior: [rows, columns] added to every window's attention logits (`FlipNet.attend`); None, as
+    `check` runs, for the network alone. Kept for `benchmarks/attention_steering.py`."""
     model = analyzer.model
+    pr = None if prior is None else torch.from_numpy(np.asarray(prior, np.float32)).to(analyzer.device)
     scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in inputs.windows]
     logits: list[float] = []
     with torch.inference_mode():
@@ -119,7 +124,8 @@ def score_windows(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]
             fr = torch.from_numpy(inputs.frames[b : b + BATCH_SIZE]).permute(0, 1, 4, 2, 3).to(analyzer.device)
             au = torch.from_numpy(inputs.audio[b : b + BATCH_SIZE]).to(analyzer.device)
             ft = torch.from_numpy(inputs.frame_offsets[b : b + BATCH_SIZE]).to(analyzer.device)
-            logits += model.predict(fr, au, frame_times=ft).float().cpu().tolist()
+            batch_prior = None if pr is None else pr.expand(fr.shape[0], *pr.shape)
+            logits += model.predict(fr, au, frame_times=ft, prior=batch_prior).float().cpu().tolist()
     for i, lg in zip(inputs.live, logits):
         scores[i].logit = lg
         scores[i].skipped = None

@@ -321,9 +321,14 @@ class FlipNet(nn.Module):
         return torch.einsum("btkp,btk->bp", sv, sa) / t
 
     def attend(self, frames: torch.Tensor, content: torch.Tensor, instant: torch.Tensor | None = None,
-               and_mirrored: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+               and_mirrored: bool = False, prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The picture's features conditioned on the sound, h [B, T, C, h, w]; the attention over
-        places, [B, T, h*w]; and the sync map [B, h*w] (None without the sync term)."""
+        places, [B, T, h*w]; and the sync map [B, h*w] (None without the sync term).
+
+        prior: [B, rows, columns] added to the attention's logits after resampling to its grid
+        (mirrored for the mirrored picture): where something outside the window, such as the whole
+        file's synchrony (`sync.sync_map`), says the sounding thing is. None: the network alone, as
+        trained and as `check` runs it (README "Design notes", session 30)."""
         v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
         film = self.film(content)
         if self.cfg.instant:
@@ -336,20 +341,26 @@ class FlipNet(nn.Module):
         if self.cfg.sync:
             sync = self.sync_map(v, instant)  # [B, h*w]
             logits = logits + sync.unsqueeze(1)
+        if prior is not None:
+            grid = F.interpolate(prior[:, None].float(), size=h.shape[3:], mode="bilinear", align_corners=True)[:, 0]
+            if and_mirrored:
+                grid = torch.cat([grid, grid.flip(-1)])
+            logits = logits + grid.flatten(1).unsqueeze(1)
         return h, torch.softmax(logits, dim=-1), sync
 
     def side_of_picture(self, frames: torch.Tensor, content: torch.Tensor,
                         instant: torch.Tensor | None = None, and_mirrored: bool = False,
-                        placement: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                        placement: torch.Tensor | None = None,
+                        prior: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """beta [B, T, D], the attention map [B, T, h, w] over where the sounding thing is, and the
         gate's pre-activation [B, T] (how sure the picture is that the sounding thing is in view).
 
         content: the sound per frame slot (averaged over it); instant: the sound at the frames' instants;
         placement: the swap-even audio codes the gate hears with `audio_gate` and `range_gate` ([B, T, 2D]).
         and_mirrored: also for the mirrored frames (batch items B..2B-1; content, instant and
-        placement given for all 2B).
+        placement given for all 2B). prior: see `attend` (given for the B straight pictures).
         """
-        h, att_flat, sync = self.attend(frames, content, instant, and_mirrored)
+        h, att_flat, sync = self.attend(frames, content, instant, and_mirrored, prior)
         att = att_flat.reshape(h.shape[0], h.shape[1], h.shape[3], h.shape[4])
         # Mirror-odd column code: a source at the picture's centre maps to zero.
         code = self.column_code - self.column_code.flip(-1)  # [D, w]
@@ -419,7 +430,8 @@ class FlipNet(nn.Module):
             return logit, {"alpha": alpha, "beta": beta, "attention": att, "gate_logit": gate_logit}
         return logit
 
-    def predict(self, frames: torch.Tensor, audio: torch.Tensor, frame_times: torch.Tensor | None = None) -> torch.Tensor:
+    def predict(self, frames: torch.Tensor, audio: torch.Tensor, frame_times: torch.Tensor | None = None,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
         """The logit averaged with that of the mirrored picture and exchanged channels.
 
         Mirroring the picture and exchanging the channels keeps the answer, so averaging the two
@@ -436,6 +448,6 @@ class FlipNet(nn.Module):
         twice = lambda x: None if x is None else torch.cat([x, x])  # noqa: E731
         # Exchanging the channels leaves the placement codes as they are (even by construction).
         beta, _, _ = self.side_of_picture(frames, twice(content), twice(instant), and_mirrored=True,
-                                       placement=twice(placement))
+                                       placement=twice(placement), prior=prior)
         straight, mirrored = beta.chunk(2)
         return 0.5 * (alpha * (straight - mirrored)).sum(-1).mean(-1)

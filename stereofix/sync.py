@@ -55,22 +55,42 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's start
     at which each frame is shown (WindowInputs).
     """
+    got = _cells_and_step(frames, audio, frame_offsets)
+    if got is None:
+        return None
+    m, step, pairs = got
+    aligned = _best_cell(step, m)
+    shifts = null_shifts(len(step) // pairs)
+    if aligned is None or not shifts:
+        return None
+    chance = [_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts]
+    return aligned - float(np.mean(chance))
+
+
+def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> np.ndarray | None:
+    """[rows, columns]: each cell's correlation with the sound's level change over the whole file,
+    clipped at 0 (where the picture follows the sound; `FlipNet.attend`'s prior); None where
+    `picture_sync` cannot be measured. Same arguments as `picture_sync`."""
+    got = _cells_and_step(frames, audio, frame_offsets)
+    if got is None:
+        return None
+    m, step, _ = got
+    r = np.nan_to_num(cell_correlations(step, m.reshape(m.shape[0], -1)), nan=0.0)
+    return np.clip(r, 0.0, None).reshape(m.shape[1:])
+
+
+def _cells_and_step(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray):
+    """(the cells' change, centred, [P, rows, columns]; the sound's level change [P]; frame pairs
+    per window), or None with too little to correlate."""
     if frames.ndim != 5 or frames.shape[0] == 0 or frames.shape[1] < 2:
         return None
     m = cell_changes(frames)
-    m = m.reshape(m.shape[0], -1)
     m = m - m.mean(0)
     level = _level(audio.mean(1), frame_offsets)
     step = np.abs(np.diff(level, axis=1)).reshape(-1)
     if step.size < MIN_PAIRS:
         return None
-    aligned = _best_cell(step, m)
-    shifts = null_shifts(level.shape[0])
-    if aligned is None or not shifts:
-        return None
-    pairs = level.shape[1] - 1
-    chance = [_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts]
-    return aligned - float(np.mean(chance))
+    return m, step, level.shape[1] - 1
 
 
 def null_shifts(n_windows: int, apart: int | None = None) -> list[int]:
@@ -115,8 +135,9 @@ def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:
-    """The largest correlation of `step` [P] with a column of `m` [P, cells] (centred columns)."""
-    r = cell_correlations(step, m)
+    """The largest correlation of `step` [P] with a column of `m` [P, cells] or a cell of
+    `m` [P, rows, columns] (centred)."""
+    r = cell_correlations(step, m.reshape(m.shape[0], -1))
     return float(np.nanmax(r)) if np.isfinite(r).any() else None
 
 

@@ -313,3 +313,27 @@ def test_attention_by_distance_folds_the_columns_onto_one_side():
     assert folded.shape == (1, 1, 8)
     assert torch.allclose(folded[0, 0], torch.tensor([0.5, 0.3, 0, 0, 0, 0, 0, 0.2]))
     assert torch.equal(attention_by_distance(att.flip(-1).flatten(-2), 16), folded)
+
+
+def test_an_attention_prior_draws_the_attention_and_keeps_the_symmetries():
+    """`predict(prior=...)` (benchmarks/attention_steering.py): zero changes nothing; a strong prior
+    on the picture's left edge puts the attention there (and on the right edge of the mirrored
+    picture); the logit stays mirror-symmetric and exactly antisymmetric under a channel swap."""
+    torch.manual_seed(5)
+    model = _live_sync(FlipNet(FlipConfig(sync=8, sync_gate=True, stabilize=True, audio_gate=True,
+                                          attention_gate=True, range_gate=True))).eval()
+    frames, audio = _random_window(model, 2)
+    prior = torch.zeros(2, 8, 15)  # sync.sync_map's grid for 72 x 128 frames
+    with torch.no_grad():
+        plain = model.predict(frames, audio)
+        assert torch.equal(model.predict(frames, audio, prior=prior), plain)
+        prior[:, :, 0] = 30.0
+        steered = model.predict(frames, audio, prior=prior)
+        assert not torch.allclose(steered, plain)
+        assert torch.allclose(model.predict(frames, audio.flip(1), prior=prior), -steered, atol=1e-5)
+        assert torch.allclose(model.predict(frames.flip(-1), audio.flip(1), prior=prior.flip(-1)), steered, atol=1e-5)
+        _, content, instant, _ = model.hear(audio, frames.shape[1])
+        h, att, _ = model.attend(frames.float() / 255, torch.cat([content] * 2), torch.cat([instant] * 2),
+                                 and_mirrored=True, prior=prior)
+    columns = att.reshape(*att.shape[:2], h.shape[3], h.shape[4]).sum(2)  # [2B, T, w]
+    assert (columns[:2, :, 0] > 0.9).all() and (columns[2:, :, -1] > 0.9).all()

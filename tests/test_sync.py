@@ -142,3 +142,17 @@ def test_cell_changes_put_the_change_where_the_patch_is():
     big = pool_cells(frame_changes(frames), 32, 16)
     assert big.shape == (L * (T - 1), (H - 32) // 16 + 1, (W - 32) // 16 + 1)
     assert np.unravel_index(big.mean(0).argmax(), big.shape[1:])[1] <= 1  # the patch's side
+
+
+def test_sync_map_marks_the_place_that_follows_the_sound():
+    from stereofix.sync import sync_map
+
+    rng = np.random.default_rng(1)
+    level = rng.uniform(0.05, 1.0, (L, T))
+    frames, audio = _scene(level, level)
+    m = sync_map(frames, audio, OFFSETS)
+    assert m.shape == ((H - 16) // 8 + 1, (W - 16) // 8 + 1) and m.min() >= 0
+    row, col = np.unravel_index(m.argmax(), m.shape)
+    assert m.max() > 0.8 and 8 <= row * 8 + 8 <= 44 and 8 <= col * 8 + 8 <= 40  # the patch
+    assert m[:, 8:].max() < 0.3  # the right half only has sensor noise
+    assert sync_map(frames[:, :1], audio, OFFSETS[:, :1]) is None  # one frame per window: no change

@@ -79,7 +79,8 @@ class ClipScore:
 
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
-                cache: Path | None = None) -> list[ClipScore]:
+                cache: Path | None = None,
+                score: Callable[[WindowInputs, Analyzer], list[WindowScore]] = score_windows) -> list[ClipScore]:
     """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged.
 
     Each clip is checked once: the model's logit is exactly antisymmetric under a channel exchange
@@ -90,6 +91,8 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     cache: a folder keeping each clip's decoded model inputs (inputs.prepare), so scoring another
     candidate on the same clips runs only the model: decoding is most of a check's cost on these
     short clips. The logits are those `check` gives (same inputs, same batches).
+    score: how the cached inputs are scored (a variant of the model's run to compare, such as
+    `benchmarks/attention_steering.py`'s); only with `cache`.
     """
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
@@ -103,7 +106,7 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
             windows, sync = result.verdict.windows, result.picture_sync
         else:
             inputs = cached_inputs(folder / sc["file"], analyzer, cache)
-            windows = score_windows(inputs, analyzer)
+            windows = score(inputs, analyzer)
             sync = picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
         live = [w for w in windows if w.logit is not None]
         logits, starts, ends = [w.logit for w in live], [w.start for w in live], [w.end for w in live]

@@ -22,7 +22,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.infer import Analyzer, score_windows  # noqa: E402
 from stereofix.sync import sync_map  # noqa: E402
-from stereofix.train.calibrate import fit, score_clips  # noqa: E402
+from stereofix.train.calibrate import fit, save_scores, score_clips  # noqa: E402
+from stereofix.weights import sha256_of  # noqa: E402
 
 
 def main() -> None:
@@ -32,6 +33,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, required=True, help="train calibrate --cache folder of the same clips")
     ap.add_argument("--weights", default=None)
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--save-scores", type=Path, help="also keep the steered window scores here (calibrate.save_scores)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     analyzer = Analyzer.load(args.weights, "cpu")
@@ -43,10 +45,13 @@ def main() -> None:
             prior = None if m is None else args.lam * m
         return score_windows(inputs, an, prior=prior)
 
-    scores = []
+    scores, by_folder = [], {}
     for folder in args.clips:
-        scores += score_clips(analyzer, folder, cache=args.cache, score=steered)
+        by_folder[str(folder)] = score_clips(analyzer, folder, cache=args.cache, score=steered)
+        scores += by_folder[str(folder)]
         print(f"{folder}: {len(scores)} clips scored", file=sys.stderr)
+    if args.save_scores:
+        save_scores(args.save_scores, by_folder, sha256_of(analyzer.weights_path))
     _, figures = fit(scores)
     figures = {"lam": args.lam, **{k: v for k, v in figures.items() if not isinstance(v, (list, dict))}}
     print(json.dumps(figures, indent=1))

@@ -27,7 +27,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.infer import Analyzer  # noqa: E402
 from stereofix.models import FRAME_WIDTH  # noqa: E402
-from stereofix.sync import CELL, STRIDE, _level, cell_changes, cell_correlations  # noqa: E402
+from stereofix.sync import CELL, STRIDE, _cells_and_step, cell_correlations  # noqa: E402
 from stereofix.train import calibrate as C  # noqa: E402
 
 MARGINS = (0.0, 0.05, 0.1, 0.15, 0.2)
@@ -37,12 +37,12 @@ def columns(inputs, model) -> tuple[float, float] | None:
     """(synchronous cell's column centre, attention's mean column centre), as shares of the width."""
     if not len(inputs.live) or inputs.frames.shape[0] == 0:
         return None
-    cells = cell_changes(inputs.frames)
-    grid_w = cells.shape[-1]
-    m = cells.reshape(cells.shape[0], -1)
-    step = np.abs(np.diff(_level(inputs.audio.mean(1), inputs.frame_offsets), axis=1)).reshape(-1)
-    r = np.nan_to_num(cell_correlations(step, m - m.mean(0)), nan=-np.inf)
-    u_sync = ((int(r.argmax()) % grid_w) * STRIDE + CELL / 2) / FRAME_WIDTH
+    got = _cells_and_step(inputs.frames, inputs.audio, inputs.frame_offsets)
+    if got is None:
+        return None
+    m, step, _ = got
+    r = np.nan_to_num(cell_correlations(step, m), nan=-np.inf)  # [rows, columns]
+    u_sync = ((int(r.argmax()) % r.shape[-1]) * STRIDE + CELL / 2) / FRAME_WIDTH
     with torch.no_grad():
         _, parts = model(torch.from_numpy(inputs.frames).permute(0, 1, 4, 2, 3), torch.from_numpy(inputs.audio),
                          return_parts=True, frame_times=torch.from_numpy(inputs.frame_offsets))

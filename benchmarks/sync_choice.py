@@ -44,7 +44,6 @@ def variants(inputs) -> dict[str, float | None]:
     out = {}
     for cell in CELLS:
         m = pool_cells(change, cell, cell // 2)
-        m = m.reshape(m.shape[0], -1)
         m = m - m.mean(0)
         for name, f in LEVELS.items():
             a = np.abs(np.diff(f(level), axis=1)).reshape(-1)

@@ -75,8 +75,7 @@ def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -
     if got is None:
         return None
     m, step, _ = got
-    r = np.nan_to_num(cell_correlations(step, m.reshape(m.shape[0], -1)), nan=0.0)
-    return np.clip(r, 0.0, None).reshape(m.shape[1:])
+    return np.clip(np.nan_to_num(cell_correlations(step, m), nan=0.0), 0.0, None)
 
 
 def _cells_and_step(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray):
@@ -126,18 +125,18 @@ def cell_changes(frames: np.ndarray) -> np.ndarray:
 
 
 def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """The correlation of `step` [P] with each column of `m` [P, cells] (centred columns); NaN
-    where a column or `step` does not change at all."""
+    """The correlation of `step` [P] with each cell of `m` [P, ...] (centred cells), shaped as a
+    cell of `m` ([rows, columns] for `cell_changes`); NaN where a cell or `step` does not change."""
+    cells = m.reshape(m.shape[0], -1)
     a = step - step.mean()
-    denom = np.sqrt((a**2).sum() * (m**2).sum(0))
+    denom = np.sqrt((a**2).sum() * (cells**2).sum(0))
     valid = denom > 1e-12
-    return np.where(valid, (a @ m) / np.where(valid, denom, 1.0), np.nan)
+    return np.where(valid, (a @ cells) / np.where(valid, denom, 1.0), np.nan).reshape(m.shape[1:])
 
 
 def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:
-    """The largest correlation of `step` [P] with a column of `m` [P, cells] or a cell of
-    `m` [P, rows, columns] (centred)."""
-    r = cell_correlations(step, m.reshape(m.shape[0], -1))
+    """The largest correlation of `step` [P] with a cell of `m` [P, ...] (centred cells)."""
+    r = cell_correlations(step, m)
     return float(np.nanmax(r)) if np.isfinite(r).any() else None
 
 

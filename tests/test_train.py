@@ -31,8 +31,9 @@ def _train(out, *extra):
 
 def test_train_resume_and_load(tmp_path, quick_bank, monkeypatch):
     monkeypatch.setenv("STEREOFIX_BANK", str(quick_bank))
-    r = _train(tmp_path / "run", "--steps", "2")
+    r = _train(tmp_path / "run", "--steps", "2", "--colour-jitter", "0.5")
     assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["colour_jitter"] == 0.5
     final = tmp_path / "run" / "final.pt"
     model, cal, _ = load_flip_model(final)
     assert model.cfg.n_frames == 8
@@ -174,6 +175,38 @@ def test_pool_labels_flips_and_keeps_no_side_at_half():
     quiet = ReplayPool(4, seed=1)
     quiet.add({"frames": frames, "audio": torch.stack([left, left]), "no_side": True})
     assert torch.all(quiet.batch(16)["label"] == 0.5)
+
+
+def test_colour_jitter_changes_looks_not_what_moves_or_where():
+    import random
+
+    import torch
+
+    from stereofix.train.data import ReplayPool, jitter_colours
+
+    frames = torch.full((8, 3, 72, 128), 90, dtype=torch.uint8)
+    frames[:, 0, 20:40, 10:30] = 200  # a red thing on the left ...
+    frames[4:, :, 20:40, 10:30] = 250  # ... that flashes in the second half
+    rng = random.Random(3)
+    changed = 0
+    for _ in range(40):
+        out = jitter_colours(frames, rng)
+        assert out.shape == frames.shape and out.dtype == torch.uint8
+        changed += not torch.equal(out, frames)
+        # One change for the whole window: frames that were equal stay equal, and the picture only
+        # changes between frames where it changed before (in the flashing thing).
+        assert torch.equal(out[0], out[3]) and torch.equal(out[4], out[7])
+        moved = (out[4].int() - out[3].int()).abs().sum(0) > 0
+        assert not moved[:, 30:].any() and not moved[:20].any()
+    assert changed >= 35
+    # Off by default: the pool hands the frames back as they were (up to the mirror).
+    pool = ReplayPool(2, seed=0)
+    pool.add({"frames": frames, "audio": torch.randn(2, 32000), "no_side": False})
+    for fr in pool.batch(16)["frames"]:
+        assert torch.equal(fr, frames) or torch.equal(fr, frames.flip(-1))
+    jittered = ReplayPool(2, seed=0, colour_jitter=1.0)
+    jittered.add({"frames": frames, "audio": torch.randn(2, 32000), "no_side": False})
+    assert not any(torch.equal(fr, frames) or torch.equal(fr, frames.flip(-1)) for fr in jittered.batch(16)["frames"])
 
 
 def test_fit_picks_thresholds_from_validation_scores():

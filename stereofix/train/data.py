@@ -83,12 +83,35 @@ def _window_side(truth: dict, frames: slice) -> int:
     return int(np.sign(az)) if abs(az) >= max(SIDE_MIN_DEG, 0.15 * truth["hfov_deg"] / 2) else 0
 
 
-def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
+def jitter_colours(frames: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """One random photometric change for a whole window ([T, 3, H, W] uint8 in and out): channel
+    gains, contrast, brightness, sometimes grey or with the channels permuted.
+
+    The same change for every frame, so what moves with the sound still moves with it; only how
+    things look changes. Without it the gate learned what the training split's photographs and
+    sprites look like, and closed on the test split's unseen ones (README "Design notes").
+    """
+    x = frames.float()
+    if rng.random() < 0.25:
+        x = x[:, list(rng.sample(range(3), 3))]
+    x = x * torch.tensor([rng.uniform(0.75, 1.25) for _ in range(3)]).view(1, 3, 1, 1)
+    mean = x.mean()
+    x = (x - mean) * rng.uniform(0.6, 1.4) + mean + rng.uniform(-30.0, 30.0)
+    if rng.random() < 0.2:
+        x = x.mean(1, keepdim=True).expand_as(x)
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def augment(frames: torch.Tensor, audio: torch.Tensor, rng: random.Random, no_side: bool = False,
+            colour_jitter: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, float, bool]:
     """Random flip (label 1) and random mirror+swap (label unchanged) of one unflipped example;
     the last item says whether the picture was mirrored (its "where" targets mirror with it).
 
     With `no_side` the label is 0.5 either way (the synthesizer knows there is nothing to judge).
+    With probability `colour_jitter` the picture's colours change too (jitter_colours).
     """
+    if colour_jitter > 0 and rng.random() < colour_jitter:
+        frames = jitter_colours(frames, rng)
     mirrored = rng.random() < 0.5
     if mirrored:
         frames = frames.flip(-1)
@@ -108,8 +131,9 @@ class ReplayPool:
     scene (under different random flips and mirrors) keeps two CPU cores busy with the model.
     """
 
-    def __init__(self, capacity: int, seed: int) -> None:
+    def __init__(self, capacity: int, seed: int, colour_jitter: float = 0.0) -> None:
         self.capacity = capacity
+        self.colour_jitter = colour_jitter
         self.items: list[dict] = []
         self.next = 0
         self.rng = random.Random(seed)
@@ -123,7 +147,7 @@ class ReplayPool:
 
     def batch(self, size: int) -> dict[str, torch.Tensor]:
         picks = [self.items[self.rng.randrange(len(self.items))] for _ in range(size)]
-        fr, au, lb, mi = zip(*(augment(p["frames"], p["audio"], self.rng, p.get("no_side", False)) for p in picks))
+        fr, au, lb, mi = zip(*(augment(p["frames"], p["audio"], self.rng, p.get("no_side", False), self.colour_jitter) for p in picks))
         n = min(a.shape[-1] for a in au)
         unknown = torch.full((fr[0].shape[0], where_truth.MAX_SOUNDING, 4), float("nan"))
         wh = [p.get("where", unknown) for p in picks]

@@ -64,6 +64,8 @@ class TrainConfig:
     # Parameter-name prefixes that train (e.g. ("gate.", "range_gate.")); the rest, batch-norm
     # statistics included, stay as --init left them. Empty: everything trains.
     train_only: tuple[str, ...] = ()
+    # Share of training windows whose picture colours change (data.jitter_colours); 0: off.
+    colour_jitter: float = 0.0
     model: FlipConfig = field(default_factory=FlipConfig)
 
 
@@ -237,7 +239,7 @@ def train(tc: TrainConfig, device: str = "cpu", log: Callable[[str], None] = pri
     val = validation_set(tc.val_scenes, tc.model, scene_s=tc.scene_s) if tc.videos is None else []
     log(f"validation set: {len(val)} windows in {time.time() - t0:.1f}s")
     source = _source(tc, device)
-    pool = ReplayPool(tc.pool, tc.seed + step)
+    pool = ReplayPool(tc.pool, tc.seed + step, tc.colour_jitter)
     t0 = time.time()
     queue: list[dict] = []
 

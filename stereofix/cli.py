@@ -447,6 +447,9 @@ def train_flip(
     colour_jitter: Annotated[
         float, typer.Option("--colour-jitter", min=0.0, max=1.0, help="Share of training windows whose picture colours change at random (gains, contrast, brightness, grey, channel order), so the model does not learn the training split's colours (0: off; see README).")
     ] = 0.0,
+    texture_share: Annotated[
+        float, typer.Option("--texture-share", min=0.0, max=1.0, help="Share of the synthesized scenes' photographs (backgrounds, patches) replaced by procedural pictures, for appearances the few bundled photographs lack (0: off; validation scenes keep photographs; see README).")
+    ] = 0.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -464,7 +467,7 @@ def train_flip(
             lr=lr, val_scenes=val_scenes, val_every=val_every, warm_pool=warm_pool, model=FlipConfig(sync=sync, instant=instant, onset=onset, onset_gcc=onset_gcc, sync_gate=sync_gate, stabilize=stabilize, audio_gate=audio_gate, attention_gate=attention_gate, range_gate=range_gate),
             no_side_weight=no_side_weight, where_weight=where, where_terms=where_terms,
             focus=scene_focus, mic_focus=mic_focus, scene_s=scene_seconds, train_only=tuple(train_only or ()),
-            colour_jitter=colour_jitter,
+            colour_jitter=colour_jitter, texture_share=texture_share,
         )  # fmt: skip
         final = train(cfg, device=resolve_device(device.value), log=lambda msg: log.info("%s", msg))
     except StereofixError as exc:

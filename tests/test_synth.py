@@ -112,6 +112,18 @@ def test_determinism(bank):
     assert not np.array_equal(a.audio, c.audio)
 
 
+def test_texture_share_changes_the_pictures_only(bank):
+    """Training's --texture-share: procedural pictures replace photographs; the sound, the truth and
+    every other draw are the scene's own, and without it the scene is the same as before."""
+    a = render_scene(7, "train", bank=bank, long_side=64)
+    assert np.array_equal(a.frames, render_scene(7, "train", bank=bank, long_side=64, texture_share=0.0).frames)
+    b = render_scene(7, "train", bank=bank, long_side=64, texture_share=1.0)
+    assert np.array_equal(a.audio, b.audio) and a.truth == b.truth
+    assert np.abs(a.frames.astype(int) - b.frames).mean() > 10  # another background
+    again = render_scene(7, "train", bank=bank, long_side=64, texture_share=1.0)
+    assert np.array_equal(b.frames, again.frames)
+
+
 def test_camera_shake_is_bounded_whatever_the_frame_rate(bank):
     """Shake is a wobble in seconds: a long 25 fps scene swings no more than a short 4 fps one."""
     swings = {}

@@ -161,7 +161,8 @@ def _layout(rng, scene_type: str, tn: np.ndarray) -> list[dict]:
 def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sample_rate: int = 16000,
                  fps: float = 8.0, long_side: int = 128, scene_type: str | None = None,
                  mic_model: str | None = None, bank: Bank | str | None = None, frame_phase: float = 0.0,
-                 scene_weights: dict[str, float] | None = None, mic_weights: dict[str, float] | None = None) -> Scene:
+                 scene_weights: dict[str, float] | None = None, mic_weights: dict[str, float] | None = None,
+                 texture_share: float = 0.0) -> Scene:
     """Render the scene of `seed` from the material of `split`.
 
     Args:
@@ -179,6 +180,11 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
             keep their SCENE_WEIGHTS share); training uses it to see more of the hard types.
         mic_weights: relative weights of the microphone models drawn when mic_model is None (models
             left out weigh 1, as all do without it): more of the microphones where the sound is weak.
+        texture_share: the share of the photographs (the background and each patch's source) replaced
+            by a procedural picture (visuals.dead_leaves), drawn from a random stream of their own,
+            so everything else in the scene, sound and truth included, is what it is without them.
+            Training uses it for appearances the bank's few photographs do not have; 0 (the default,
+            and every exported split) draws photographs only.
 
     Returns:
         A Scene. truth holds: seed, split, scene_type, mic (model and parameters), hfov_deg, aspect,
@@ -272,12 +278,19 @@ def render_scene(seed: int, split: str = "train", *, duration_s: float = 2.0, sa
 
     # ---- pictures
     photo_names = bank.image_names(split) or sorted(bank.images)
-    photo = bank.images[photo_names[int(rng.integers(len(photo_names)))]]
+    textures = np.random.default_rng(np.random.SeedSequence([int(seed), SPLITS.index(split), 0x7E47])) if texture_share > 0 else None
+
+    def picture(name: str) -> np.ndarray:
+        if textures is not None and textures.random() < texture_share:
+            return visuals.dead_leaves(textures)
+        return bank.images[name]
+
+    photo = picture(photo_names[int(rng.integers(len(photo_names)))])
     hc, wc = int(h * visuals.CANVAS_MARGIN), int(w * visuals.CANVAS_MARGIN)
     bg = visuals.background(rng, photo, hc, wc)
     faces = bank.face_indices(split)
     for o in objs:
-        other = bank.images[photo_names[int(rng.integers(len(photo_names)))]]
+        other = picture(photo_names[int(rng.integers(len(photo_names)))])
         face = bank.faces[faces[int(rng.integers(len(faces)))]] if faces else None
         o["sprite"] = visuals.Sprite(o["kind"], int(o["size"] * min(h, w)), rng, other, face)
         if o["dry"] is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 OBJECT_KINDS = ("face", "photo_face", "instrument", "hands", "speaker", "patch")
 ANIM_LEVELS = 8  # distinct animation states drawn per object
@@ -27,6 +27,44 @@ def frame_size(aspect: str, long_side: int) -> tuple[int, int]:
     else:
         h, w = long_side, long_side * a / b
     return int(round(h / 2)) * 2, int(round(w / 2)) * 2
+
+
+def dead_leaves(rng: np.random.Generator, h: int = 384, w: int = 512) -> np.ndarray:
+    """A procedural picture [h, w, 3] uint8: overlapping shapes of random colours whose sizes follow
+    a power law (the "dead leaves" model, whose statistics are close to natural images'), then
+    film grain and a little blur.
+
+    The bank has 16 training photographs; a gate that learns what a sounding thing looks like
+    against them alone closed on the test split's three (README "Design notes"). Training may draw
+    these instead (`render_scene(texture_share=...)`), an unbounded supply of backgrounds and patches.
+    """
+    # A few colours around one random mean, some pictures nearly grey, as photographs mostly are.
+    palette = np.clip(rng.uniform(40, 215, 3) + rng.uniform(0.2, 1.0) * rng.normal(0, 60, (int(rng.integers(2, 8)), 3)), 0, 255)
+    img = Image.new("RGB", (w, h), tuple(int(c) for c in palette[0]))
+    d = ImageDraw.Draw(img)
+    rmin, rmax = 3.0, max(h, w) / 3
+    for _ in range(int(rng.integers(400, 1500))):
+        # Radius density ~ r^-2 between rmin and rmax (inverse CDF): enough large shapes to cover
+        # the picture, with detail at every scale.
+        r = 1.0 / (1.0 / rmin - rng.random() * (1.0 / rmin - 1.0 / rmax))
+        x, y = rng.uniform(-r, w + r), rng.uniform(-r, h + r)
+        c = np.clip(palette[int(rng.integers(len(palette)))] + rng.normal(0, 20, 3), 0, 255)
+        fill = tuple(int(v) for v in c)
+        shape = rng.random()
+        if shape < 0.5:
+            a = rng.uniform(0.4, 1.0)
+            d.ellipse([x - r, y - r * a, x + r, y + r * a], fill=fill)
+        elif shape < 0.8:
+            d.rectangle([x - r, y - r * rng.uniform(0.2, 1.0), x + r, y + r * rng.uniform(0.2, 1.0)], fill=fill)
+        else:
+            angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(3, 7))))
+            d.polygon([(x + r * np.cos(t), y + r * np.sin(t)) for t in angles], fill=fill)
+    blur = rng.uniform(0, 1.5)
+    if blur > 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(blur))
+    light = 1 + rng.uniform(-0.35, 0.35) * np.linspace(-1, 1, w)[None, :, None] + rng.uniform(-0.35, 0.35) * np.linspace(-1, 1, h)[:, None, None]
+    a = np.asarray(img, np.float32) * light.astype(np.float32) + rng.normal(0, rng.uniform(0, 12), (h, w, 1)).astype(np.float32)
+    return np.clip(a, 0, 255).astype(np.uint8)
 
 
 def background(rng: np.random.Generator, photo: np.ndarray, hc: int, wc: int) -> np.ndarray:

@@ -66,6 +66,8 @@ class TrainConfig:
     train_only: tuple[str, ...] = ()
     # Share of training windows whose picture colours change (data.jitter_colours); 0: off.
     colour_jitter: float = 0.0
+    # Share of the scenes' photographs replaced by procedural pictures (synth.visuals.dead_leaves); 0: off.
+    texture_share: float = 0.0
     model: FlipConfig = field(default_factory=FlipConfig)
 
 
@@ -93,7 +95,8 @@ def _source(tc: TrainConfig, device: str):
         from stereofix.synth import SceneStream
 
         ds = SceneStream("train", base_seed=tc.seed * 10_000_000, transform=partial(scene_windows, window_s=tc.model.window_s),
-                         scene_weights=tc.focus, mic_weights=tc.mic_focus, **_render_kwargs(tc.model, tc.scene_s))
+                         scene_weights=tc.focus, mic_weights=tc.mic_focus, texture_share=tc.texture_share,
+                         **_render_kwargs(tc.model, tc.scene_s))
     loader = torch.utils.data.DataLoader(
         ds, batch_size=None, num_workers=tc.workers, prefetch_factor=16 if tc.workers else None, persistent_workers=bool(tc.workers)
     )

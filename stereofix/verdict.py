@@ -51,6 +51,11 @@ class Calibration:
     # below it nothing in view is seen to change with the sound. None: no such gate (files
     # calibrated before session 28).
     min_sync: float | None = None
+    # Two tiers of synchrony: a file at least `min_sync` but below `sure_sync` (a picture that barely
+    # follows the sound, as chance makes an off-screen scene's) is decided only at `decide_weak_sync`
+    # or surer and never called `mixed`. None: one tier (files calibrated before session 31).
+    sure_sync: float | None = None
+    decide_weak_sync: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":
@@ -135,7 +140,8 @@ def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = No
 
     sync: the file's picture-sound synchrony (stereofix.sync); below `cal.min_sync` (or unmeasured
     where the calibration asks for it) the file is `uncertain` whatever the windows say: the sound
-    may come from outside the frame, credited to a silent thing in view.
+    may come from outside the frame, credited to a silent thing in view. Below `cal.sure_sync` it
+    is decided only when the clip probability reaches `cal.decide_weak_sync`, and never `mixed`.
     """
     for w in windows:
         if w.logit is not None:
@@ -147,6 +153,13 @@ def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = No
     p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
     if cal.min_sync is not None and (sync is None or sync < cal.min_sync):
         return Verdict("uncertain", None, p, windows, reason="nothing in view changes with the sound (it may be off-screen)")
+    if cal.sure_sync is not None and (sync is None or sync < cal.sure_sync):
+        if p >= cal.decide_weak_sync:
+            return Verdict("swapped", p, p, windows)
+        if p <= 1 - cal.decide_weak_sync:
+            return Verdict("ok", 1 - p, p, windows)
+        return Verdict("uncertain", None, p, windows,
+                       reason="the picture barely changes with the sound, and the evidence is not strong enough for that")
     split = best_split(z, cal.clip_scale)
     if split is not None and split[0] >= cal.segment_decide:
         outer = (min(w.start for w in windows), max(w.end for w in windows))

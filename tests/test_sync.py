@@ -85,6 +85,58 @@ def test_the_gate_withholds_a_confident_verdict_only_below_its_synchrony():
     assert decide(_windows(sure), ungated, sync=None).verdict == "swapped"  # files calibrated before the gate
 
 
+def test_between_the_two_tiers_only_a_sure_verdict_is_given_and_never_mixed():
+    cal = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.6, segment_decide=0.6, min_sync=0.05,
+                      sure_sync=0.2, decide_weak_sync=0.95)
+    fair, sure = [1.0] * 6, [4.0] * 6
+    halves = [-4.0] * 3 + [4.0] * 3
+    assert decide(_windows(fair), cal, sync=0.5).verdict == "swapped"  # p 0.73, above the sure tier
+    assert decide(_windows(halves), cal, sync=0.5).verdict == "mixed"
+    weak = decide(_windows(fair), cal, sync=0.1)
+    assert weak.verdict == "uncertain" and "barely" in weak.reason
+    assert decide(_windows(sure), cal, sync=0.1).verdict == "swapped"  # p 0.98
+    assert decide(_windows([-x for x in sure]), cal, sync=0.1).verdict == "ok"
+    assert decide(_windows(halves), cal, sync=0.1).verdict == "uncertain"
+    assert decide(_windows(sure), cal, sync=0.01).verdict == "uncertain"  # below the gate: as before
+    one_tier = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.6, segment_decide=0.6, min_sync=0.05)
+    assert decide(_windows(fair), one_tier, sync=0.1).verdict == "swapped"  # files calibrated before the tiers
+
+
+def test_calibration_figures_are_what_decide_says_of_each_clip():
+    """fit's search and verdict.decide sort the clips the same way, tiers included."""
+    from stereofix.train.calibrate import ABSTAIN_TYPES, is_clear, windows_of
+
+    rng = np.random.default_rng(5)
+    clips = []
+    for i in range(160):
+        clips += [_clip("single", f, rng.uniform(0.1, 3.0), rng.uniform(-0.1, 0.9), i) for f in (False, True)]
+    for i in range(160, 260):
+        clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.0, 2.5), rng.uniform(-0.1, 0.3), i) for f in (False, True)]
+    cal, figures = fit(clips)
+    verdicts = [(c, decide(windows_of(c), cal, c.sync).verdict) for c in clips]
+    clear = [v for c, v in verdicts if is_clear(c.scene_type, c.side)]
+    abstain = [v for c, v in verdicts if c.scene_type in ABSTAIN_TYPES]
+    assert figures["val_clear_abstention"] == pytest.approx(1 - sum(v in ("ok", "swapped") for v in clear) / len(clear))
+    assert figures["val_abstain_types_decided"] == pytest.approx(sum(v in ("ok", "swapped", "mixed") for v in abstain) / len(abstain))
+
+
+def test_calibration_takes_two_tiers_where_sure_verdicts_at_weak_synchrony_are_right():
+    """Clear-sided clips whose picture barely follows the sound, decided very surely and rightly, and
+    off-screen clips at the same synchrony, decided only fairly surely: a second tier lets the first
+    be decided without the second."""
+    rng = np.random.default_rng(7)
+    clips = []
+    for i in range(120):
+        clips += [_clip("single", f, rng.uniform(0.3, 3.0), rng.uniform(0.4, 0.9), i) for f in (False, True)]
+    for i in range(120, 200):
+        clips += [_clip("single", f, 6.0, rng.uniform(0.06, 0.14), i) for f in (False, True)]
+    for i in range(200, 320):
+        clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.5, 1.2), rng.uniform(0.06, 0.14), i) for f in (False, True)]
+    cal, figures = fit(clips)
+    assert cal.sure_sync is not None and cal.min_sync is not None and cal.min_sync < 0.06 and cal.sure_sync > 0.14
+    assert figures["val_clear_decided_weak_sync"] > 0.3 and figures["val_abstain_types_decided"] <= 0.02
+
+
 def _clip(kind: str, flipped: bool, logit: float, sync: float | None, i: int) -> ClipScore:
     side = 0 if kind == "offscreen" else 1
     noise = np.random.default_rng(i).normal(0.0, 1.5, 8)  # windows disagree, as real ones do

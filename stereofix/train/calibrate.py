@@ -13,6 +13,11 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
    sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
    clear-sided clips `mixed`; it is fitted before the decision threshold, and must-abstain clips
    called `mixed` count against that one's budget;
+The synchrony gate (`verdict.Calibration.min_sync`) and, since session 31, a second tier above it
+(`sure_sync`, below which a verdict must be `decide_weak_sync` sure and is never `mixed`) are
+searched with steps 3 and 4: the setting that leaves the fewest clear-sided clips undecided under
+the rule wins, no gate and then one tier on a tie.
+
 5. the probability given with `mixed` is mapped, sigmoid(a * logit(least sure stretch) + b), to how
    often the validation clips' `mixed` verdicts were right (below); it changes no verdict.
 
@@ -63,6 +68,11 @@ MIXED_BUDGET = 0.02
 THRESHOLDS = tuple(np.round(np.arange(0.55, 0.996, 0.005), 3))
 # Synchrony gates tried (stereofix.sync): the one leaving the fewest clear-sided clips undecided wins.
 SYNC_GRID = tuple(float(x) for x in np.round(np.arange(-0.1, 0.501, 0.05), 2))
+# Two tiers (verdict.Calibration.sure_sync): where the synchrony is at least the gate but below one
+# of these, a verdict must be at least one of WEAK_SYNC_DECIDE sure. Searched with the gate; on a tie
+# one tier is kept.
+SURE_SYNC_GRID = (0.1, 0.15, 0.2, 0.25, 0.3)
+WEAK_SYNC_DECIDE = (0.8, 0.9, 0.95, 0.99)
 
 
 @dataclass
@@ -211,15 +221,23 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     sync = np.array([np.nan if s.sync is None else s.sync for s in scored])
     # The synchrony gate (stereofix.sync): the grid value, or none, that leaves the fewest clear-sided
     # clips undecided under the rule; scores without synchrony (older files) get no gate.
-    gates = [None] + (list(SYNC_GRID) if np.isfinite(sync).any() else [])
-    rules = [(g, *_thresholds(p, correct, clear, abstain, split_sure, _passes(sync, g))) for g in gates]
-    min_sync, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, undecided = min(
-        rules, key=lambda r: (not (r[2] and r[4]), r[7]))  # first min: no gate on a tie
-    gate = _passes(sync, min_sync)
+    conf = np.maximum(p, 1 - p)
+    measured = np.isfinite(sync).any()
+    # (gate, sure_sync, decide_weak_sync): one tier first (no gate, then each gate), then two tiers.
+    tiers = [(None, None, 1.0)] + [(g, None, 1.0) for g in (SYNC_GRID if measured else ())]
+    tiers += [(g, g2, t) for g in (SYNC_GRID if measured else ()) for g2 in SURE_SYNC_GRID if g2 > g for t in WEAK_SYNC_DECIDE]
+    rules = []
+    for g, g2, t in tiers:
+        sure, weak = _tiers(sync, conf, g, g2, t)
+        rules.append((g, g2, t, *_thresholds(p, correct, clear, abstain, split_sure, sure, weak)))
+    min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, undecided = min(
+        rules, key=lambda r: (not (r[4] and r[6]), r[9]))  # first min: no gate, then one tier, on a tie
+    gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
     mixed = gate & (split_sure >= segment_decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
-                      min_sync=min_sync)
-    decided = gate & ~mixed & (np.maximum(p, 1 - p) >= decide)
+                      min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide)
+    decided = (gate & ~mixed & (conf >= decide)) | weak
+    gate = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
@@ -245,6 +263,11 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         # clips it withholds on its own (undecided for want of synchrony alone).
         "min_sync": min_sync,
         "val_clear_below_sync": float((~gate)[clear].mean()) if clear.any() else None,
+        # Two tiers: the synchrony below which a verdict must be `decide_weak_sync` sure (None: one
+        # tier), and the share of clear-sided clips decided in that tier.
+        "sure_sync": sure_sync,
+        "decide_weak_sync": weak_decide if sure_sync is not None else None,
+        "val_clear_decided_weak_sync": float(weak[clear].mean()) if clear.any() else None,
         "val_abstain_below_sync": float((~gate)[abstain].mean()) if abstain.any() else None,
         # False: no threshold on the grid meets the rule, and the grid's top is used. For the stretch
         # threshold that means `mixed` is hardly ever reported.
@@ -280,9 +303,21 @@ def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:
     return np.nan_to_num(sync, nan=-np.inf) >= min_sync
 
 
-def _thresholds(p, correct, clear, abstain, split_sure, gate) -> tuple:
+def _tiers(sync: np.ndarray, conf: np.ndarray, min_sync: float | None, sure_sync: float | None,
+           weak_decide: float) -> tuple[np.ndarray, np.ndarray]:
+    """(clips in the sure tier, judged by the thresholds; clips decided in the weak tier, at least
+    `weak_decide` sure), as verdict.decide sorts them."""
+    if sure_sync is None:
+        return _passes(sync, min_sync), np.zeros(sync.shape, bool)
+    sure = _passes(sync, sure_sync)
+    return sure, _passes(sync, min_sync) & ~sure & (conf >= weak_decide)
+
+
+def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None) -> tuple:
     """The rule's stretch and decision thresholds for clips that pass `gate`: (segment_decide, found,
-    decide, found, decide for accuracy alone, for the leak alone, clear-sided share undecided)."""
+    decide, found, decide for accuracy alone, for the leak alone, clear-sided share undecided).
+    weak: clips decided whatever the thresholds (the weak tier's), counted in accuracy and the budget."""
+    weak = np.zeros(p.shape, bool) if weak is None else weak
     segment_decide, segment_found = THRESHOLDS[-1], False
     for t in THRESHOLDS:
         split = gate & (split_sure >= t)
@@ -294,7 +329,7 @@ def _thresholds(p, correct, clear, abstain, split_sure, gate) -> tuple:
     # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
     for_accuracy = for_leak = None
     for t in THRESHOLDS:
-        decided = gate & ~mixed & (np.maximum(p, 1 - p) >= t)
+        decided = (gate & ~mixed & (np.maximum(p, 1 - p) >= t)) | weak
         acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
         leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
         if acc_ok and for_accuracy is None:
@@ -303,7 +338,7 @@ def _thresholds(p, correct, clear, abstain, split_sure, gate) -> tuple:
             for_leak = float(t)
         if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
-    decided = gate & ~mixed & (np.maximum(p, 1 - p) >= decide)
+    decided = (gate & ~mixed & (np.maximum(p, 1 - p) >= decide)) | weak
     return segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, 1 - _share(decided[clear])
 
 

@@ -153,22 +153,19 @@ def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = No
     p = _sigmoid(cal.clip_scale * sum(z) / len(z) + cal.clip_bias)
     if cal.min_sync is not None and (sync is None or sync < cal.min_sync):
         return Verdict("uncertain", None, p, windows, reason="nothing in view changes with the sound (it may be off-screen)")
-    if cal.sure_sync is not None and (sync is None or sync < cal.sure_sync):
-        if p >= cal.decide_weak_sync:
-            return Verdict("swapped", p, p, windows)
-        if p <= 1 - cal.decide_weak_sync:
-            return Verdict("ok", 1 - p, p, windows)
-        return Verdict("uncertain", None, p, windows,
-                       reason="the picture barely changes with the sound, and the evidence is not strong enough for that")
-    split = best_split(z, cal.clip_scale)
+    # Between the two tiers the picture barely follows the sound: no `mixed`, a surer verdict needed.
+    weak = cal.sure_sync is not None and (sync is None or sync < cal.sure_sync)
+    split = None if weak else best_split(z, cal.clip_scale)
     if split is not None and split[0] >= cal.segment_decide:
         outer = (min(w.start for w in windows), max(w.end for w in windows))
         return Verdict("mixed", mixed_probability(split[0], cal), p, windows, _stretches(scored, split[1], z, outer))
-    if p >= cal.decide:
+    threshold = cal.decide_weak_sync if weak else cal.decide
+    if p >= threshold:
         return Verdict("swapped", p, p, windows)
-    if p <= 1 - cal.decide:
+    if p <= 1 - threshold:
         return Verdict("ok", 1 - p, p, windows)
-    return Verdict("uncertain", None, p, windows, reason="evidence too weak to decide")
+    reason = "the picture barely changes with the sound, and the evidence is not strong enough for that" if weak else "evidence too weak to decide"
+    return Verdict("uncertain", None, p, windows, reason=reason)
 
 
 def logit(q: float) -> float:

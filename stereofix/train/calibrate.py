@@ -237,7 +237,7 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
                       min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide)
     decided = (gate & ~mixed & (conf >= decide)) | weak
-    gate = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
+    passes = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
@@ -262,13 +262,13 @@ def fit(scores: list[ClipScore]) -> tuple[Calibration, dict]:
         # The synchrony a file needs before it is decided (None: no gate), and how many clear-sided
         # clips it withholds on its own (undecided for want of synchrony alone).
         "min_sync": min_sync,
-        "val_clear_below_sync": float((~gate)[clear].mean()) if clear.any() else None,
+        "val_clear_below_sync": float((~passes)[clear].mean()) if clear.any() else None,
         # Two tiers: the synchrony below which a verdict must be `decide_weak_sync` sure (None: one
         # tier), and the share of clear-sided clips decided in that tier.
         "sure_sync": sure_sync,
         "decide_weak_sync": weak_decide if sure_sync is not None else None,
         "val_clear_decided_weak_sync": float(weak[clear].mean()) if clear.any() else None,
-        "val_abstain_below_sync": float((~gate)[abstain].mean()) if abstain.any() else None,
+        "val_abstain_below_sync": float((~passes)[abstain].mean()) if abstain.any() else None,
         # False: no threshold on the grid meets the rule, and the grid's top is used. For the stretch
         # threshold that means `mixed` is hardly ever reported.
         "decide_found": decide_found,

@@ -40,7 +40,7 @@ def columns(inputs, model) -> tuple[float, float] | None:
     got = _cells_and_step(inputs.frames, inputs.audio, inputs.frame_offsets)
     if got is None:
         return None
-    m, step, _ = got
+    m, step, _, _ = got
     r = np.nan_to_num(cell_correlations(step, m), nan=-np.inf)  # [rows, columns]
     u_sync = ((int(r.argmax()) % r.shape[-1]) * STRIDE + CELL / 2) / FRAME_WIDTH
     with torch.no_grad():

@@ -516,8 +516,12 @@ def train_calibrate(
     ] = None,
     cache: Annotated[
         Optional[Path],
-        typer.Option("--cache", help="Folder keeping each clip's decoded model inputs: scoring another model on the same clips then skips decoding (about 3 MB per 10 s clip)."),
+        typer.Option("--cache", help="Folder keeping each clip's decoded model inputs: scoring another model on the same clips then skips decoding (about 11 MB per 10 s clip)."),
     ] = None,
+    two_tiers: Annotated[
+        bool,
+        typer.Option("--two-tiers", help="Also try a second synchrony line below which only very sure verdicts are given (off by default: it lets an off-screen scene the network is very sure of through)."),
+    ] = False,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -543,10 +547,12 @@ def train_calibrate(
                     by_folder[str(folder)] = score_clips(analyzer, folder, progress=step, cache=cache)
             if scores is not None:
                 save_scores(scores, by_folder, sha)
-        cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]])
+        cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]], tiers=two_tiers)
         for key, what in (("decide_found", "clip"), ("segment_decide_found", "stretch (so `mixed` will hardly ever be reported)")):
             if not figures[key]:
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)
+        if figures["val_abstain_decided_high_confidence"]:
+            log.warning("every rule tried decides some must-abstain clip at p >= 0.8; the best of them is used")
         meta = dict(load_checkpoint(weights).get("meta", {}))
         meta["calibration_figures"] = figures
         meta["short_hop"] = windows.SHORT_HOP  # the verdict's thresholds hold for windows planned this way

@@ -18,7 +18,7 @@ from stereofix import media
 from stereofix.errors import InputError
 from stereofix.inputs import Decoded, WindowInputs, prepare
 from stereofix.models import FlipNet
-from stereofix.sync import picture_sync
+from stereofix.sync import file_sync
 from stereofix.verdict import (
     EXIT_ERROR,
     EXIT_OK,
@@ -104,7 +104,7 @@ def check(
     scores = score_windows(inputs, analyzer)
     if progress:
         progress(1.0)
-    sync = picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
+    sync = file_sync(inputs)
     verdict = decide(scores, analyzer.calibration, sync)
     cut = None if inputs.cut is None else (inputs.cut.x, inputs.cut.y)
     return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)

@@ -23,6 +23,7 @@ from stereofix.windows import (
     FRAME_WIDTH,
     MAX_WINDOWS,
     MODEL_FPS,
+    SYNC_SPAN_S,
     WINDOW_S,
     Window,
     frame_times,
@@ -54,6 +55,11 @@ class WindowInputs:
     audio: np.ndarray
     frame_offsets: np.ndarray
     cut: borders.Bars | None = None  # letterbox, pillarbox or blurred-copy sides cut off the frames
+    # Every frame of each judged window's first SYNC_SPAN_S, grey, [L, S, H, W] uint8, and when each
+    # was shown [L, S] (seconds from the window's start), for the synchrony (stereofix.sync); None
+    # where too few were decoded (then the model's frames serve).
+    sync_frames: np.ndarray | None = None
+    sync_offsets: np.ndarray | None = None
 
     @classmethod
     def none_live(cls, windows: list[Window]) -> "WindowInputs":
@@ -131,20 +137,39 @@ def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.
     if not live:
         return WindowInputs.none_live(windows)
     times = [frame_times(windows[i], fps) for i in live]
-    frames, shown, cut = read_model_frames(path, video_index, times)
+    whole = media.WholeSpans([(windows[i].start, min(windows[i].end, windows[i].start + SYNC_SPAN_S)) for i in live],
+                             (FRAME_WIDTH, FRAME_HEIGHT))
+    frames, shown, cut = read_model_frames(path, video_index, times, whole=whole)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
     # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
     starts = np.array([windows[i].start for i in live])[:, None]
     offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
     sound = np.stack([_fit(audio[i], n_samples) for i in live])
-    return WindowInputs(list(windows), live, frames, sound, offsets, cut)
+    sync_frames, sync_offsets = _regular(whole, starts[:, 0])
+    return WindowInputs(list(windows), live, frames, sound, offsets, cut, sync_frames, sync_offsets)
+
+
+MIN_SYNC_FRAMES = 3  # a window's whole frames needed before they, not the model's, serve the synchrony
+
+
+def _regular(whole: media.WholeSpans, starts: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The windows' whole frames as one array, each window cut to the fewest any has (a frame
+    rate that varies, a B-frame the threaded decoder skipped as the setting changed), with their
+    times from the window's start; (None, None) where a window has fewer than MIN_SYNC_FRAMES."""
+    got = whole.gathered()
+    n = min((len(ts) for ts, _ in got), default=0)
+    if n < MIN_SYNC_FRAMES:
+        return None, None
+    frames = np.stack([f[:n] for _, f in got])
+    offsets = np.stack([ts[:n] - s for (ts, _), s in zip(got, starts)]).astype(np.float32)
+    return frames, offsets
 
 
 _COPY_SIZE = (borders.COPY_SCALE * FRAME_WIDTH, borders.COPY_SCALE * FRAME_HEIGHT)  # where a copy is looked for
 
 
-def read_model_frames(path, video_index: int | None, times: list[list[float]],
-                      skip_b_frames: bool = True) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
+def read_model_frames(path, video_index: int | None, times: list[list[float]], skip_b_frames: bool = True,
+                      whole: media.WholeSpans | None = None) -> tuple[np.ndarray, np.ndarray, borders.Bars | None]:
     """The frames the model sees at `times` (per window), [N, 72, 128, 3], when each was shown, and
     the letterbox or pillarbox bars (black or another plain colour, or a blurred copy of the
     picture) cut off them (None: none).
@@ -162,9 +187,12 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
     training read, the first frames would be all of them, so the file is simply decoded again).
     Files with neither bars nor plain edges (most) cost one decode and get the frames they always
     got, and so does every file where no cut is found.
+
+    whole: one stretch per window whose every frame the first decode keeps as well (uncut: the
+    synchrony is a largest correlation over cells, which a plain bar never wins).
     """
     per = copy_probe_per(times)
-    whole = per >= max(map(len, times))  # one window (`--plot`, training): a probe would be every frame
+    one = per >= max(map(len, times))  # one window (`--plot`, training): a probe would be every frame
     large = lookout = None
     if len(times) > 2:
         # One frame first, the middle window's first: where it shows a bar (dark or flat), all frames
@@ -174,11 +202,11 @@ def read_model_frames(path, video_index: int | None, times: list[list[float]],
         lookout = borders.find_bars(look)
     if lookout is not None:
         frames, shown, large = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
-                                            probe=(max(map(len, times)), _bar_size(lookout)))
+                                            probe=(max(map(len, times)), _bar_size(lookout)), whole=whole)
         probe = None
     else:
         frames, shown, probe = _read_frames(path, video_index, times, skip_b_frames=skip_b_frames,
-                                            probe=(0 if whole else per, _COPY_SIZE))
+                                            probe=(0 if one else per, _COPY_SIZE), whole=whole)
     bars = borders.find_bars(frames)
     if bars is None:
         return _copy_test(path, video_index, times, skip_b_frames, frames, shown, probe)
@@ -222,11 +250,13 @@ def copy_probe_per(times: list[list[float]]) -> int:
 
 def _read_frames(path, video_index: int | None, times: list[list[float]],
                  size: tuple[int, int] = (FRAME_WIDTH, FRAME_HEIGHT), skip_b_frames: bool = True,
-                 probe: tuple[int, tuple[int, int]] = (0, (0, 0))) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                 probe: tuple[int, tuple[int, int]] = (0, (0, 0)),
+                 whole: media.WholeSpans | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The frames at `times` (per window, windows in time order), runs of consecutive windows
     decoded at once, and each window's first `probe[0]` frames once more at the size `probe[1]`
     (None when none). Each run seeks to its own first keyframe; with B-frames skipped no frame
-    depends on one before its keyframe, so the frames are the ones a single pass decodes."""
+    depends on one before its keyframe, so the frames are the ones a single pass decodes.
+    whole: one stretch per window (as `times`) whose every frame is gathered into it."""
     n = max(1, min(DECODE_THREADS, len(times)))
     bounds = [round(k * len(times) / n) for k in range(n + 1)]
     per, probe_size = probe
@@ -235,7 +265,11 @@ def _read_frames(path, video_index: int | None, times: list[list[float]],
         run = [t for ts in times[a:b] for t in ts]
         starts = np.cumsum([0] + [len(ts) for ts in times[a:b]])[:-1]
         at = [int(s) + q for s, ts in zip(starts, times[a:b]) for q in range(min(per, len(ts)))]
-        return media.read_frames_also(path, run, at, probe_size, video_index, size=size, skip_b_frames=skip_b_frames)
+        mine = None if whole is None else media.WholeSpans(whole.spans[a:b], whole.size)  # one per thread
+        got = media.read_frames_also(path, run, at, probe_size, video_index, size=size, skip_b_frames=skip_b_frames, whole=mine)
+        if mine is not None:
+            whole.frames[a:b] = mine.frames
+        return got
 
     if n == 1:
         return read(0, len(times))

@@ -9,23 +9,29 @@ it that (range gate, 'where' objective, more off-screen scenes) each moved the l
 Across a whole file the question is easy to ask directly: something that makes the sound changes
 when the sound's level changes (a mouth opens, a hand strikes, a lamp on a speaker pulses), so
 somewhere in the picture the frame-to-frame change follows the change of the sound's level. This
-module measures exactly that, with no learning: over all the windows `check` read (16 on most
-files, so about 110 frame pairs), the largest Pearson correlation, over 16 x 16-pixel cells of the
-model's 72 x 128 frames (8-pixel stride), between how much the cell changed from one frame to the
-next (after the camera's own motion is taken out, `motion.aligned_previous`) and how much the
-sound's level (RMS of both channels over 40 ms, each file scaled by its loudest instant) changed
-between the same two instants; less what chance gives: the same largest correlation with the
+module measures exactly that, with no learning, over every frame of each judged window's first
+second (`windows.SYNC_SPAN_S`; 16 windows at 25 fps give about 380 frame pairs), which `inputs`
+keeps while it decodes the model's frames. Two readings, the larger kept: the largest Pearson
+correlation, over 16 x 16-pixel cells of 72 x 128 grey frames (8-pixel stride), between how much
+the cell changed from one frame to the next (after the camera's own motion is taken out,
+`motion.aligned_previous`) and how much the sound's level (RMS of both channels over 40 ms, each
+file scaled by its loudest instant) changed between the same two instants; and the correlation of
+that level change with how much the most changing cell changed (a thing crossing the picture,
+which no one cell follows for long). Each less what chance gives it: the same reading with the
 sound shifted by whole windows against the picture, averaged over the shifts. A busy picture (a
-test pattern, a crowd, foliage in wind) has some cell that follows any sound by chance (0.38 for
-a moving test pattern under the harp's unrelated sound, against 0.53 by chance: -0.14), while a
-thing that makes the sound follows it only when they are aligned.
+test pattern, a crowd, foliage in wind) has some cell that follows any sound by chance, as well
+shifted as aligned, while a thing that makes the sound follows it only when they are aligned.
 
-On the validation clips a sounding thing in view gives a median of about 0.6, an off-screen sound
-about 0 (README "Design notes", session 28). The verdict withholds ok / swapped / mixed below a
-threshold fitted on validation (`Calibration.min_sync`). It can only make `check` abstain more,
-never decide differently; a real source that barely moves with its sound (a loudspeaker's cone,
-a harp's strings at this size) is then `uncertain`, which is what the product promises where no
-visible thing can be seen making the sound.
+Until session 32 the model's own frames served, a quarter second apart: too coarse for a sound's
+level, so a sounding thing read weakly and chance strongly (an off-screen sound reached 0.45 on 2%
+of the validation clips, against 0.16 over every frame; README "Design notes"). Files whose whole
+frames could not be gathered (fewer than three a window) still use the model's frames.
+
+The verdict withholds ok / swapped / mixed below a threshold fitted on validation
+(`Calibration.min_sync`). It can only make `check` abstain more, never decide differently; a real
+source that barely moves with its sound (a loudspeaker's cone, a harp's strings at this size) is
+then `uncertain`, which is what the product promises where no visible thing can be seen making the
+sound.
 """
 
 from __future__ import annotations
@@ -51,20 +57,37 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     where it cannot be measured (fewer than MIN_PAIRS frame pairs, one window, or neither the
     picture nor the sound's level changes at all: a still image, a steady tone).
 
-    frames: [L, T, H, W, 3] uint8, the model's frames of the L judged windows; audio: [L, 2, N]
-    float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's start
-    at which each frame is shown (WindowInputs).
+    The larger of two readings, each less what chance gives it: the best cell's correlation (a
+    thing that stays put) and the correlation with how much the most changing cell changes at each
+    instant (a thing that moves across the picture, which no one cell follows for long).
+
+    frames: [L, T, H, W, 3] (or [L, T, H, W], grey) uint8 of the L judged windows; audio: [L, 2, N]
+    float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's
+    start at which each frame is shown.
     """
     got = _cells_and_step(frames, audio, frame_offsets)
     if got is None:
         return None
-    m, step, pairs = got
-    aligned = _best_cell(step, m)
+    m, step, pairs, peak = got
     shifts = null_shifts(len(step) // pairs)
-    if aligned is None or not shifts:
+    if not shifts:
         return None
-    chance = [_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts]
-    return aligned - float(np.mean(chance))
+    readings = []
+    aligned = _best_cell(step, m)
+    if aligned is not None:
+        readings.append(aligned - float(np.mean([_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts])))
+    aligned = _correlation(step, peak)
+    if aligned is not None:
+        readings.append(aligned - float(np.mean([_correlation(np.roll(step, k * pairs), peak) or 0.0 for k in shifts])))
+    return max(readings) if readings else None
+
+
+def file_sync(inputs) -> float | None:
+    """`picture_sync` of a file's `inputs.WindowInputs`: over every frame of each window's first
+    `windows.SYNC_SPAN_S` where those were decoded, else over the model's frames."""
+    if inputs.sync_frames is not None:
+        return picture_sync(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
+    return picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
 
 
 def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> np.ndarray | None:
@@ -74,22 +97,25 @@ def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -
     got = _cells_and_step(frames, audio, frame_offsets)
     if got is None:
         return None
-    m, step, _ = got
+    m, step, _, _ = got
     return np.clip(np.nan_to_num(cell_correlations(step, m), nan=0.0), 0.0, None)
 
 
 def _cells_and_step(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray):
     """(the cells' change, centred, [P, rows, columns]; the sound's level change [P]; frame pairs
-    per window), or None with too little to correlate."""
+    per window; the most changing cell's change [P]), or None with too little to correlate."""
+    if frames.ndim == 4:
+        frames = frames[..., None]
     if frames.ndim != 5 or frames.shape[0] == 0 or frames.shape[1] < 2:
         return None
     m = cell_changes(frames)
+    peak = m.reshape(m.shape[0], -1).max(1)
     m = m - m.mean(0)
     level = _level(audio.mean(1), frame_offsets)
     step = np.abs(np.diff(level, axis=1)).reshape(-1)
     if step.size < MIN_PAIRS:
         return None
-    return m, step, level.shape[1] - 1
+    return m, step, level.shape[1] - 1, peak
 
 
 def null_shifts(n_windows: int, apart: int | None = None) -> list[int]:
@@ -106,7 +132,7 @@ def frame_changes(frames: np.ndarray) -> torch.Tensor:
     """How much each pixel changes between consecutive frames, camera motion taken out:
     [L * (T-1), 1, H, W] for frames [L, T, H, W, 3] uint8 (kept apart from the pooling so that
     `benchmarks/sync_choice.py` can pool one computation at several cell sizes)."""
-    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)
+    x = torch.from_numpy(np.ascontiguousarray(frames)).float().div(255).permute(0, 1, 4, 2, 3)  # C = 3 or 1 (grey)
     with torch.no_grad():
         return (x - aligned_previous(x)).abs().mean(2)[:, 1:].flatten(0, 1)[:, None]
 
@@ -132,6 +158,13 @@ def cell_correlations(step: np.ndarray, m: np.ndarray) -> np.ndarray:
     denom = np.sqrt((a**2).sum() * (cells**2).sum(0))
     valid = denom > 1e-12
     return np.where(valid, (a @ cells) / np.where(valid, denom, 1.0), np.nan).reshape(m.shape[1:])
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation of two series; None where either does not change."""
+    a, b = a - a.mean(), b - b.mean()
+    d = float(np.sqrt((a**2).sum() * (b**2).sum()))
+    return float(a @ b) / d if d > 1e-12 else None
 
 
 def _best_cell(step: np.ndarray, m: np.ndarray) -> float | None:

@@ -17,6 +17,10 @@ MIN_WINDOW_S = 1.0  # a file shorter than this gets one zero-padded window
 FRAME_HEIGHT = 72  # pixels the model sees of a frame; any aspect is stretched (horizontal position is preserved)
 FRAME_WIDTH = 128
 MODEL_FPS = 4.0  # frames the model sees per second of window
+# Seconds at the start of each judged window whose every frame is decoded for the picture-sound
+# synchrony (stereofix.sync): a mouth or a strike follows its sound at a few tens of milliseconds,
+# which the model's frames, a quarter second apart, cannot show (README "Design notes", session 32).
+SYNC_SPAN_S = 1.0
 # A short file is tiled by windows this fraction of a window apart (at most MAX_WINDOWS of them).
 # A quarter, not a half: the model's frames sit at fixed instants of a window, so windows a half
 # (1 s) apart see the same instants, and windows 0.53 s apart see new ones. On the validation clips

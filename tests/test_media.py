@@ -83,6 +83,40 @@ def test_read_frames_also_gives_a_few_frames_at_a_second_size_from_one_decode(tm
     assert media.read_frames_also(path, times, [], None)[2] is None
 
 
+def test_whole_spans_keep_every_frame_of_their_stretches_and_leave_the_frames_asked_for_alone(tmp_path):
+    """The synchrony's frames ride on the model's decode: every frame inside each stretch, B-frames
+    too, while the frames asked for are exactly those a B-frame-skipping pass gives."""
+    import av
+
+    path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    with av.open(str(path)) as c:
+        kinds = [int(f.pict_type) for f in c.decode(c.streams.video[0])]
+    assert 3 in kinds  # the clip has B-frames, which a B-skipping pass never decodes
+    times = [0.1, 0.35, 0.6, 1.1, 1.35, 1.6]
+    plain, plain_shown = media.read_frames(path, times, size=(64, 36), skip_b_frames=True)
+    whole = media.WholeSpans([(0.0, 0.5), (0.25, 0.75), (1.0, 1.5)], (32, 18))
+    same, same_shown, _ = media.read_frames_also(path, times, [], None, size=(64, 36), skip_b_frames=True, whole=whole)
+    assert np.array_equal(same, plain) and np.array_equal(same_shown, plain_shown)
+    for (shown, grey), (a, b) in zip(whole.gathered(), whole.spans):
+        index = [k for k in range(2 * FPS) if a <= k / FPS < b]  # every frame in the stretch, overlaps too
+        assert np.allclose(shown, [k / FPS for k in index])
+        assert grey.shape == (len(index), 18, 32) and grey.dtype == np.uint8
+        assert np.allclose(grey[:, :, :12].mean((1, 2)), [4 * k for k in index], atol=3)  # brightness is the index
+
+
+def test_window_inputs_gather_every_frame_of_each_windows_first_stretch(tmp_path):
+    from stereofix import inputs, windows
+
+    path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 4), noise(2, 4)]), seconds=4.0)
+    spans = [windows.Window(0.0, 2.0), windows.Window(1.0, 3.0)]  # overlapping, as on a short file
+    sound = [np.stack([noise(1, 2), noise(2, 2)])] * 2
+    got = inputs.window_inputs(path, 0, spans, sound, windows.MODEL_FPS, 32000)
+    n = int(round(windows.SYNC_SPAN_S * FPS))
+    assert got.frames.shape == (2, 8, 72, 128, 3) and got.sync_frames.shape == (2, n, 72, 128)
+    assert np.allclose(got.sync_offsets, np.tile(np.arange(n) / FPS, (2, 1)), atol=1e-3)
+    assert np.allclose(got.sync_frames[1, :, :, :50].mean((1, 2)), [4 * (FPS + k) for k in range(n)], atol=3)
+
+
 def test_rotation_is_applied(tmp_path):
     if not shutil.which("ffmpeg"):
         pytest.skip("ffmpeg CLI needed to tag rotation")

@@ -4,7 +4,7 @@ Past this package, audio is a `[C, N]` float32 array plus a sample rate and vide
 `[N, H, W, 3]` uint8 frames plus their timestamps.
 """
 
-from stereofix.media.decode import display_size, iter_audio, read_audio, read_audio_windows, read_frames, read_frames_also
+from stereofix.media.decode import WholeSpans, display_size, iter_audio, read_audio, read_audio_windows, read_frames, read_frames_also
 from stereofix.media.encode import write_clip
 from stereofix.media.probe import MediaInfo, StreamInfo, keyframe_times, probe
 from stereofix.media.spool import spool_stdin
@@ -12,6 +12,7 @@ from stereofix.media.spool import spool_stdin
 __all__ = [
     "MediaInfo",
     "StreamInfo",
+    "WholeSpans",
     "display_size",
     "iter_audio",
     "keyframe_times",

@@ -19,6 +19,7 @@ from stereofix.media.probe import open_input
 
 GAP_TOLERANCE_S = 0.002  # timestamp jitter below this is treated as contiguous audio
 BLOCK_S = 10.0  # streaming block length: bounds memory for long files
+_B_FRAME = 3  # AV_PICTURE_TYPE_B
 
 
 def _audio_stream(c, stream_index: int | None):
@@ -209,6 +210,44 @@ def read_frames(
     return frames, shown
 
 
+class WholeSpans:
+    """Every frame shown inside some stretches of the timeline, grey and small, gathered while
+    `read_frames_also` decodes its way to the frames it was asked for.
+
+    The picture-sound synchrony (stereofix.sync) wants every frame of a short stretch, B-frames
+    included, where the model wants a few frames a window: the decoder passes through those
+    stretches anyway, so keeping them costs their B-frames and a small grey copy of each frame,
+    not another seek and decode. A frame inside overlapping stretches is kept in each.
+    """
+
+    def __init__(self, spans: Sequence[tuple[float, float]], size: tuple[int, int]):
+        self.spans = [(float(a), float(b)) for a, b in spans]
+        self.size = size
+        self.frames: list[dict[float, np.ndarray]] = [{} for _ in self.spans]
+
+    def wanted(self, after: float, until: float) -> bool:
+        """Whether decoding from just after `after` up to `until` passes through a stretch."""
+        return any(a <= until and b > after for a, b in self.spans)
+
+    def take(self, t: float, frame) -> None:
+        img = None
+        for k, (a, b) in enumerate(self.spans):
+            if a <= t < b and t not in self.frames[k]:
+                if img is None:
+                    img = frame.reformat(width=self.size[0], height=self.size[1], format="gray",
+                                         interpolation="FAST_BILINEAR").to_ndarray()
+                self.frames[k][t] = img
+
+    def gathered(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per stretch: the frames' times [n] and the frames [n, H, W] uint8, in time order."""
+        out = []
+        for got in self.frames:
+            ts = sorted(got)
+            out.append((np.array(ts, np.float64), np.stack([got[t] for t in ts]) if ts
+                        else np.zeros((0, self.size[1], self.size[0]), np.uint8)))
+        return out
+
+
 def read_frames_also(
     path: str | Path,
     times: Sequence[float],
@@ -218,10 +257,15 @@ def read_frames_also(
     long_side: int = 128,
     size: tuple[int, int] | None = None,
     skip_b_frames: bool = False,
+    whole: WholeSpans | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """`read_frames`, and the frames at the indices `also_at` of `times` once more at `also_size`
     ([len(also_at), H, W, 3] in that order; None when there are none): one decode, two sizes, for
-    a caller that may want a closer look at a few frames without decoding them again."""
+    a caller that may want a closer look at a few frames without decoding them again.
+
+    whole: stretches in which every frame is kept as well (B-frames are decoded there even with
+    `skip_b_frames`), gathered into it.
+    """
     order = np.argsort(np.asarray(times, dtype=np.float64), kind="stable")
     out: list[np.ndarray | None] = [None] * len(times)
     also = {i: k for k, i in enumerate(also_at)}
@@ -249,10 +293,18 @@ def read_frames_also(
                 # Seek: cheaper than decoding forward through more than a couple of seconds.
                 c.seek(int(max(t, 0.0) / stream.time_base) if stream.time_base else 0, stream=stream, backward=True)
                 decoder, last = c.decode(stream), None
+            if whole is not None and skip_b_frames:
+                # The decoder reads this setting frame by frame: B-frames only inside the stretches.
+                dense = whole.wanted(-np.inf if last is None else last[0], t)
+                stream.codec_context.skip_frame = "DEFAULT" if dense else "BIDIR"
             chosen = last
             try:
                 for frame in decoder:
                     ft = frame.time if frame.time is not None else 0.0
+                    if whole is not None:
+                        whole.take(ft, frame)
+                        if skip_b_frames and int(frame.pict_type) == _B_FRAME:
+                            continue  # decoded for `whole` only: the frames asked for stay those a B-skipping pass gives
                     if ft > t + 1e-6 and chosen is not None:
                         last = (ft, frame)
                         store(i, chosen)

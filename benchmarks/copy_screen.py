@@ -92,7 +92,7 @@ def main() -> None:
         n_large = 0
         for path in sorted(folder.glob("scene_*.mp4")):
             before = (len(screens), len(fits))
-            inputs.prepare(path, (cfg.fps, cfg.n_samples))
+            inputs.prepare(path, (cfg.fps, cfg.n_samples, 0.0))
             rec = {"folder": str(folder), "file": path.name}
             if len(screens) > before[0]:
                 rec.update(screen=screens[-1], small=small[-1])

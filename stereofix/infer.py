@@ -28,7 +28,7 @@ from stereofix.verdict import (
     WindowScore,
     decide,
 )
-from stereofix.windows import MAX_WINDOWS
+from stereofix.windows import MAX_WINDOWS, SYNC_SPAN_S
 
 BATCH_SIZE = 16  # windows per forward pass
 
@@ -90,7 +90,8 @@ def check(
         InputError: unreadable file, or a stream that cannot be decoded.
     """
     cfg = analyzer.model.cfg if analyzer is not None and analyzer.model is not None else None
-    model_frames = None if cfg is None else (cfg.fps, cfg.n_samples)
+    whole_s = SYNC_SPAN_S if analyzer.calibration.sync_reading == "whole" else 0.0
+    model_frames = None if cfg is None else (cfg.fps, cfg.n_samples, whole_s)
     fits = (decoded is not None and decoded.model_frames == model_frames and decoded.max_windows == max_windows
             and audio_stream is None and not exchange_channels)
     if fits:
@@ -104,7 +105,7 @@ def check(
     scores = score_windows(inputs, analyzer)
     if progress:
         progress(1.0)
-    sync = file_sync(inputs)
+    sync = file_sync(inputs, analyzer.calibration.sync_reading)
     verdict = decide(scores, analyzer.calibration, sync)
     cut = None if inputs.cut is None else (inputs.cut.x, inputs.cut.y)
     return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)

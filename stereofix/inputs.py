@@ -23,7 +23,6 @@ from stereofix.windows import (
     FRAME_WIDTH,
     MAX_WINDOWS,
     MODEL_FPS,
-    SYNC_SPAN_S,
     WINDOW_S,
     Window,
     frame_times,
@@ -36,9 +35,10 @@ SILENT_WINDOW_PEAK_DBFS = -60.0  # a window whose peak is below this is skipped,
 # (16 windows of a 1080p x264 file).
 DECODE_THREADS = min(os.cpu_count() or 1, 4)
 
-# What FlipConfig's defaults ask for (fps, samples per window): the shipped weights use them, so
+# What FlipConfig's defaults and the shipped calibration ask for (fps, samples per window, seconds
+# of each window decoded whole for the synchrony: 0 where the calibration reads the model's frames):
 # a file can be decoded before the weights are loaded; a model that differs is given a fresh decode.
-DEFAULT_MODEL_FRAMES = (MODEL_FPS, int(round(WINDOW_S * diagnostics.SAMPLE_RATE)))
+DEFAULT_MODEL_FRAMES = (MODEL_FPS, int(round(WINDOW_S * diagnostics.SAMPLE_RATE)), 0.0)
 
 Prepared = CheckResult | tuple["WindowInputs", dict]
 
@@ -73,7 +73,7 @@ class Decoded:
     """`prepare`'s outcome for a file and what it was asked for, so a consumer can tell whether a
     decode made ahead of time (stereofix.prefetch) fits the model it ends up with."""
 
-    model_frames: tuple[float, int] | None
+    model_frames: tuple[float, int, float] | None
     max_windows: int
     outcome: Prepared
 
@@ -84,7 +84,7 @@ def final(path, verdict: str, reason: str, **kw) -> CheckResult:
 
 def prepare(
     path: str | Path,
-    model_frames: tuple[float, int] | None,
+    model_frames: tuple[float, int, float] | None,
     *,
     max_windows: int = MAX_WINDOWS,
     audio_stream: int | None = None,
@@ -94,7 +94,9 @@ def prepare(
     """Everything `check` does before the model: a final result where the audio alone settles it
     (or there is no model: `model_frames` None), else the model's inputs and the result's fields.
 
-    model_frames: the model's frame rate and samples per window (FlipConfig.fps, n_samples).
+    model_frames: the model's frame rate and samples per window (FlipConfig.fps, n_samples), and
+    how much of each window to decode whole for the synchrony (`windows.SYNC_SPAN_S` where the
+    calibration reads those frames, `Calibration.sync_reading` "whole"; else 0).
     """
     info = media.probe(path)
     stream = _pick_audio(info, audio_stream)
@@ -131,21 +133,24 @@ def prepare(
     return inputs, kw
 
 
-def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.ndarray], fps: float, n_samples: int) -> WindowInputs:
-    """Decode the frames of the windows worth judging (silent ones are skipped, not judged)."""
+def window_inputs(path, video_index: int, windows: list[Window], audio: list[np.ndarray], fps: float, n_samples: int,
+                  whole_s: float = 0.0) -> WindowInputs:
+    """Decode the frames of the windows worth judging (silent ones are skipped, not judged), and
+    with `whole_s` every frame of each one's first `whole_s` seconds as well (B-frames there too:
+    about half again the decoding, so only for a calibration that reads them)."""
     live = [i for i, a in enumerate(audio) if _peak_dbfs(a) > SILENT_WINDOW_PEAK_DBFS]
     if not live:
         return WindowInputs.none_live(windows)
     times = [frame_times(windows[i], fps) for i in live]
-    whole = media.WholeSpans([(windows[i].start, min(windows[i].end, windows[i].start + SYNC_SPAN_S)) for i in live],
-                             (FRAME_WIDTH, FRAME_HEIGHT))
+    whole = media.WholeSpans([(windows[i].start, min(windows[i].end, windows[i].start + whole_s)) for i in live],
+                             (FRAME_WIDTH, FRAME_HEIGHT)) if whole_s > 0 else None
     frames, shown, cut = read_model_frames(path, video_index, times, whole=whole)
     frames = frames.reshape(len(live), len(times[0]), FRAME_HEIGHT, FRAME_WIDTH, 3)
     # Skipping B-frames returns frames up to a few frames early: the model hears each frame's own instant.
     starts = np.array([windows[i].start for i in live])[:, None]
     offsets = (shown.reshape(len(live), -1) - starts).astype(np.float32)
     sound = np.stack([_fit(audio[i], n_samples) for i in live])
-    sync_frames, sync_offsets = _regular(whole, starts[:, 0])
+    sync_frames, sync_offsets = _regular(whole, starts[:, 0]) if whole is not None else (None, None)
     return WindowInputs(list(windows), live, frames, sound, offsets, cut, sync_frames, sync_offsets)
 
 

@@ -52,7 +52,7 @@ SAMPLE_RATE = 16000
 MIN_PAIRS = 7  # frame pairs needed (one window's worth) before a correlation means anything
 
 
-def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> float | None:
+def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray, peak: bool = True) -> float | None:
     """The file's picture-sound synchrony above chance (0: no more than chance, at most 1); None
     where it cannot be measured (fewer than MIN_PAIRS frame pairs, one window, or neither the
     picture nor the sound's level changes at all: a still image, a steady tone).
@@ -63,12 +63,13 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
 
     frames: [L, T, H, W, 3] (or [L, T, H, W], grey) uint8 of the L judged windows; audio: [L, 2, N]
     float at 16 kHz from each window's start; frame_offsets: [L, T] seconds from each window's
-    start at which each frame is shown.
+    start at which each frame is shown. peak: False keeps the best cell's reading alone (as
+    files calibrated before session 32 were).
     """
     got = _cells_and_step(frames, audio, frame_offsets)
     if got is None:
         return None
-    m, step, pairs, peak = got
+    m, step, pairs, change_peak = got
     shifts = null_shifts(len(step) // pairs)
     if not shifts:
         return None
@@ -76,18 +77,25 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     aligned = _best_cell(step, m)
     if aligned is not None:
         readings.append(aligned - float(np.mean([_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts])))
-    aligned = _correlation(step, peak)
+    aligned = _correlation(step, change_peak) if peak else None
     if aligned is not None:
-        readings.append(aligned - float(np.mean([_correlation(np.roll(step, k * pairs), peak) or 0.0 for k in shifts])))
+        readings.append(aligned - float(np.mean([_correlation(np.roll(step, k * pairs), change_peak) or 0.0 for k in shifts])))
     return max(readings) if readings else None
 
 
-def file_sync(inputs) -> float | None:
-    """`picture_sync` of a file's `inputs.WindowInputs`: over every frame of each window's first
-    `windows.SYNC_SPAN_S` where those were decoded, else over the model's frames."""
-    if inputs.sync_frames is not None:
+READINGS = ("model", "whole")
+
+
+def file_sync(inputs, reading: str = "whole") -> float | None:
+    """`picture_sync` of a file's `inputs.WindowInputs`, read as a calibration was fitted
+    (`verdict.Calibration.sync_reading`): "whole", over every frame of each window's first
+    `windows.SYNC_SPAN_S` where those were decoded, else over the model's frames, both readings;
+    "model", over the model's frames, the best cell alone (files calibrated before session 32)."""
+    if reading not in READINGS:
+        raise ValueError(f"unknown synchrony reading {reading!r}")
+    if reading == "whole" and inputs.sync_frames is not None:
         return picture_sync(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
-    return picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets)
+    return picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets, peak=reading == "whole")
 
 
 def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> np.ndarray | None:

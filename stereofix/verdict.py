@@ -56,6 +56,9 @@ class Calibration:
     # or surer and never called `mixed`. None: one tier (files calibrated before session 31).
     sure_sync: float | None = None
     decide_weak_sync: float = 1.0
+    # Which synchrony reading the gate was fitted on (stereofix.sync.file_sync): "model", the model's
+    # frames and the best cell alone (files calibrated before session 32), or "whole".
+    sync_reading: str = "model"
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":

@@ -110,7 +110,8 @@ def test_window_inputs_gather_every_frame_of_each_windows_first_stretch(tmp_path
     path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 4), noise(2, 4)]), seconds=4.0)
     spans = [windows.Window(0.0, 2.0), windows.Window(1.0, 3.0)]  # overlapping, as on a short file
     sound = [np.stack([noise(1, 2), noise(2, 2)])] * 2
-    got = inputs.window_inputs(path, 0, spans, sound, windows.MODEL_FPS, 32000)
+    assert inputs.window_inputs(path, 0, spans, sound, windows.MODEL_FPS, 32000).sync_frames is None  # none asked for
+    got = inputs.window_inputs(path, 0, spans, sound, windows.MODEL_FPS, 32000, windows.SYNC_SPAN_S)
     n = int(round(windows.SYNC_SPAN_S * FPS))
     assert got.frames.shape == (2, 8, 72, 128, 3) and got.sync_frames.shape == (2, n, 72, 128)
     assert np.allclose(got.sync_offsets, np.tile(np.arange(n) / FPS, (2, 1)), atol=1e-3)

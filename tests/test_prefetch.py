@@ -139,9 +139,11 @@ def test_workers_decode_for_what_the_default_model_asks():
     prefetched file is decoded twice (right, but slow)."""
     from stereofix.inputs import DEFAULT_MODEL_FRAMES
     from stereofix.models import FlipConfig
+    from stereofix.weights import REPO_WEIGHTS, load_flip_model
 
     cfg = FlipConfig()
-    assert DEFAULT_MODEL_FRAMES == (cfg.fps, cfg.n_samples)
+    _, cal, _ = load_flip_model(REPO_WEIGHTS / "flip-v1.pt")
+    assert DEFAULT_MODEL_FRAMES == (cfg.fps, cfg.n_samples, 0.0) and cal.sync_reading == "model"  # nothing decoded whole
 
 
 def test_ctrl_c_wrapped_by_an_import_is_still_an_interrupt():

@@ -95,6 +95,27 @@ def test_file_sync_reads_the_whole_frames_where_they_were_decoded():
     assert file_sync(inputs) == picture_sync(unrelated, audio, OFFSETS)  # none gathered: the model's frames
     inputs.sync_frames, inputs.sync_offsets = frames.mean(-1).astype(np.uint8), OFFSETS
     assert file_sync(inputs) == picture_sync(inputs.sync_frames, audio, OFFSETS) > 0.5
+    # A file calibrated before session 32 reads the model's frames and the best cell alone, as then.
+    assert Calibration().sync_reading == "model"
+    assert file_sync(inputs, "model") == picture_sync(unrelated, audio, OFFSETS, peak=False)
+    with pytest.raises(ValueError):
+        file_sync(inputs, "other")
+
+
+def test_a_new_calibration_says_which_synchrony_it_read_and_old_scores_are_not_reused(tmp_path):
+    from stereofix.train.calibrate import SYNC_READING, load_scores, save_scores
+
+    clips = [_clip("single", f, 2.0, 0.5, i) for i in range(40) for f in (False, True)]
+    cal, _ = fit(clips)
+    assert cal.sync_reading == SYNC_READING == "whole"
+    save_scores(tmp_path / "s.json", {"val": clips}, "abc")
+    assert len(load_scores(tmp_path / "s.json", "abc")["val"]) == 80
+    import json
+
+    body = json.loads((tmp_path / "s.json").read_text())
+    del body["sync_reading"]  # saved before session 32: its synchrony was read the old way
+    (tmp_path / "s.json").write_text(json.dumps(body))
+    assert load_scores(tmp_path / "s.json", "abc") == {}
 
 
 def test_synchrony_is_not_measured_without_change_or_enough_frames():
@@ -276,3 +297,26 @@ def test_sync_map_marks_the_place_that_follows_the_sound():
     assert m.max() > 0.8 and 8 <= row * 8 + 8 <= 44 and 8 <= col * 8 + 8 <= 40  # the patch
     assert m[:, 8:].max() < 0.3  # the right half only has sensor noise
     assert sync_map(frames[:, :1], audio, OFFSETS[:, :1]) is None  # one frame per window: no change
+
+
+def test_check_reads_the_synchrony_its_calibration_was_fitted_on():
+    """The shipped file (calibrated before session 32) reads the model's frames, without decoding
+    any window whole; a calibration fitted on the whole frames gets them, and the same logits."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from stereofix.infer import Analyzer, check
+    from stereofix.inputs import prepare
+    from stereofix.sync import file_sync
+    from stereofix.weights import REPO_WEIGHTS
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "instrument_left.mp4"
+    shipped = Analyzer.load(REPO_WEIGHTS / "flip-v1.pt", "cpu")
+    assert shipped.calibration.sync_reading == "model"
+    old = check(example, shipped)
+    inputs, _ = prepare(example, (4.0, 32000, 0.0))
+    assert inputs.sync_frames is None and old.picture_sync == file_sync(inputs, "model")
+    new = check(example, replace(shipped, calibration=replace(shipped.calibration, sync_reading="whole")))
+    inputs, _ = prepare(example, (4.0, 32000, windows.SYNC_SPAN_S))
+    assert inputs.sync_frames is not None and new.picture_sync == file_sync(inputs, "whole") != old.picture_sync
+    assert new.verdict.p_swapped == old.verdict.p_swapped

@@ -76,6 +76,9 @@ WEAK_SYNC_DECIDE = (0.8, 0.9, 0.95, 0.99)
 # No must-abstain clip may be decided this surely (the product's promise, in the benchmark's own
 # terms): a rule that decides one is passed over for the best that decides none (session 32).
 HIGH_CONFIDENCE = 0.8
+# The synchrony reading new calibrations are fitted on (verdict.Calibration.sync_reading); saved
+# scores read another way are scored again.
+SYNC_READING = "whole"
 
 
 @dataclass
@@ -107,6 +110,8 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     score: how the cached inputs are scored (a variant of the model's run to compare, such as
     `benchmarks/attention_steering.py`'s); only with `cache`.
     """
+    # The synchrony read as the calibration about to be fitted reads it, whatever the weights carry.
+    analyzer = replace(analyzer, calibration=replace(analyzer.calibration, sync_reading=SYNC_READING))
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -120,7 +125,7 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
         else:
             inputs = cached_inputs(folder / sc["file"], analyzer, cache)
             windows = score(inputs, analyzer)
-            sync = file_sync(inputs)
+            sync = file_sync(inputs, SYNC_READING)
         live = [w for w in windows if w.logit is not None]
         logits, starts, ends = [w.logit for w in live], [w.start for w in live], [w.end for w in live]
         for flipped in (False, True):
@@ -149,7 +154,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
             return WindowInputs(windows, z["live"].tolist(), z["frames"], z["audio"], z["frame_offsets"], None, *dense)
     except (OSError, KeyError, ValueError):
         pass
-    got = prepare(path, (cfg.fps, cfg.n_samples))
+    got = prepare(path, (cfg.fps, cfg.n_samples, window_plan.SYNC_SPAN_S if SYNC_READING == "whole" else 0.0))
     if isinstance(got, tuple):
         inputs = got[0]
     else:  # settled without the model (not spatial, no picture ...): no window is scored
@@ -166,7 +171,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
 def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:
     """Keep scored windows next to the run, per clip folder: refitting the rules, or adding a folder
     to the validation set, then costs seconds for the folders already scored, not a re-score."""
-    body = {"weights_sha256": weights_sha256, "by_folder": {f: [s.__dict__ for s in v] for f, v in by_folder.items()}}
+    body = {"weights_sha256": weights_sha256, "sync_reading": SYNC_READING, "by_folder": {f: [s.__dict__ for s in v] for f, v in by_folder.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body))
 
@@ -184,8 +189,10 @@ def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
     if body.get("weights_sha256") != weights_sha256:
         return {}
     if "by_folder" in body:
-        # Scores saved before the window times or the synchrony were kept are rescored (half-swapped
-        # copies need the times, the synchrony gate the synchrony).
+        # Scores saved before the window times or the synchrony were kept, or with the synchrony read
+        # another way, are rescored (half-swapped copies need the times, the synchrony gate the synchrony).
+        if body.get("sync_reading", "model") != SYNC_READING:
+            return {}
         return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items() if all("ends" in c and "sync" in c for c in v)}
     clips, out, i = body.get("clips", []), {}, 0
     for folder in body.get("folders", []):
@@ -253,7 +260,7 @@ def fit(scores: list[ClipScore], tiers: bool = False) -> tuple[Calibration, dict
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
     mixed = gate & (split_sure >= segment_decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
-                      min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide)
+                      min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide, sync_reading=SYNC_READING)
     decided = (gate & ~mixed & (conf >= decide)) | weak
     passes = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))

@@ -55,9 +55,9 @@ class WindowInputs:
     audio: np.ndarray
     frame_offsets: np.ndarray
     cut: borders.Bars | None = None  # letterbox, pillarbox or blurred-copy sides cut off the frames
-    # Every frame of each judged window's first SYNC_SPAN_S, grey, [L, S, H, W] uint8, and when each
-    # was shown [L, S] (seconds from the window's start), for the synchrony (stereofix.sync); None
-    # where too few were decoded (then the model's frames serve).
+    # Every frame of each judged window's first seconds (window_inputs' `whole_s`), grey, [L, S, H, W]
+    # uint8, and when each was shown [L, S] (seconds from the window's start), for the synchrony
+    # (stereofix.sync); None where none were asked for or too few decoded (the model's frames serve).
     sync_frames: np.ndarray | None = None
     sync_offsets: np.ndarray | None = None
 

@@ -6,7 +6,8 @@
 Scores the validation clips with the file's synchrony map (`sync.sync_map`, where the picture
 follows the sound over the whole file) times `--lam` added to the network's attention logits
 (`FlipNet.attend`'s prior), recalibrates by the calibration's own rule (`calibrate.fit`) and prints
-its figures. `--lam 0` gives the shipped calibration's figures exactly. About 6 minutes for the
+its figures. `--lam 0` gives the shipped calibration's figures exactly. `--whole` takes the map over
+every frame of each window's first second (session 32). About 6 minutes for the
 six folders from the cache on one core. The benchmark splits are never read.
 """
 
@@ -32,6 +33,8 @@ def main() -> None:
     ap.add_argument("--clips", type=Path, action="append", required=True, help="a validation folder (repeat)")
     ap.add_argument("--cache", type=Path, required=True, help="train calibrate --cache folder of the same clips")
     ap.add_argument("--weights", default=None)
+    ap.add_argument("--whole", action="store_true",
+                    help="the map over every frame of each window's first second (the cache must hold them: session 32's)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--save-scores", type=Path, help="also keep the steered window scores here (calibrate.save_scores)")
     args = ap.parse_args()
@@ -41,7 +44,10 @@ def main() -> None:
     def steered(inputs, an):
         prior = None
         if args.lam and len(inputs.live):
-            m = sync_map(inputs.frames, inputs.audio, inputs.frame_offsets)
+            if args.whole and inputs.sync_frames is not None:
+                m = sync_map(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
+            else:
+                m = sync_map(inputs.frames, inputs.audio, inputs.frame_offsets)
             prior = None if m is None else args.lam * m
         return score_windows(inputs, an, prior=prior)
 

@@ -18,7 +18,7 @@ from stereofix import media
 from stereofix.errors import InputError
 from stereofix.inputs import Decoded, WindowInputs, prepare
 from stereofix.models import FlipNet
-from stereofix.sync import file_sync
+from stereofix.sync import file_sync, whole_span
 from stereofix.verdict import (
     EXIT_ERROR,
     EXIT_OK,
@@ -28,7 +28,7 @@ from stereofix.verdict import (
     WindowScore,
     decide,
 )
-from stereofix.windows import MAX_WINDOWS, SYNC_SPAN_S
+from stereofix.windows import MAX_WINDOWS
 
 BATCH_SIZE = 16  # windows per forward pass
 
@@ -90,8 +90,7 @@ def check(
         InputError: unreadable file, or a stream that cannot be decoded.
     """
     cfg = analyzer.model.cfg if analyzer is not None and analyzer.model is not None else None
-    whole_s = SYNC_SPAN_S if analyzer.calibration.sync_reading == "whole" else 0.0
-    model_frames = None if cfg is None else (cfg.fps, cfg.n_samples, whole_s)
+    model_frames = None if cfg is None else (cfg.fps, cfg.n_samples, whole_span(analyzer.calibration.sync_reading))
     fits = (decoded is not None and decoded.model_frames == model_frames and decoded.max_windows == max_windows
             and audio_stream is None and not exchange_channels)
     if fits:

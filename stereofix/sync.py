@@ -86,6 +86,11 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
 READINGS = ("model", "whole")
 
 
+def whole_span(reading: str) -> float:
+    """Seconds of each window `inputs.prepare` must decode whole for `file_sync(..., reading)`."""
+    return windows.SYNC_SPAN_S if reading == "whole" else 0.0
+
+
 def file_sync(inputs, reading: str = "whole") -> float | None:
     """`picture_sync` of a file's `inputs.WindowInputs`, read as a calibration was fitted
     (`verdict.Calibration.sync_reading`): "whole", over every frame of each window's first

@@ -196,3 +196,11 @@ def test_a_reader_that_stops_early_does_not_turn_into_a_swap_verdict():
     assert first.startswith(f"{LEFT}: ")
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_check_without_a_model_gives_the_audio_only_verdict():
+    """`check(path, None)`: the audio diagnostics alone; spatial audio is `uncertain`, not an error."""
+    from stereofix.infer import check
+
+    result = check(EXAMPLES / "instrument_left.mp4", None)
+    assert result.verdict.verdict == "uncertain" and "model is needed" in result.verdict.reason

@@ -42,7 +42,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, check, score_windows
 from stereofix.inputs import WindowInputs, prepare
-from stereofix.sync import file_sync
+from stereofix.sync import file_sync, whole_span
 from stereofix import windows as window_plan
 from stereofix.windows import MAX_WINDOWS, Window
 from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
@@ -154,7 +154,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
             return WindowInputs(windows, z["live"].tolist(), z["frames"], z["audio"], z["frame_offsets"], None, *dense)
     except (OSError, KeyError, ValueError):
         pass
-    got = prepare(path, (cfg.fps, cfg.n_samples, window_plan.SYNC_SPAN_S if SYNC_READING == "whole" else 0.0))
+    got = prepare(path, (cfg.fps, cfg.n_samples, whole_span(SYNC_READING)))
     if isinstance(got, tuple):
         inputs = got[0]
     else:  # settled without the model (not spatial, no picture ...): no window is scored

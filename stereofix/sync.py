@@ -73,13 +73,18 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     shifts = null_shifts(len(step) // pairs)
     if not shifts:
         return None
-    readings = []
-    aligned = _best_cell(step, m)
-    if aligned is not None:
-        readings.append(aligned - float(np.mean([_best_cell(np.roll(step, k * pairs), m) or 0.0 for k in shifts])))
-    aligned = _correlation(step, change_peak) if peak else None
-    if aligned is not None:
-        readings.append(aligned - float(np.mean([_correlation(np.roll(step, k * pairs), change_peak) or 0.0 for k in shifts])))
+
+    def above_chance(read) -> float | None:
+        """`read`(sound's level change) aligned, less its mean with the sound shifted by whole windows."""
+        aligned = read(step)
+        if aligned is None:
+            return None
+        return aligned - float(np.mean([read(np.roll(step, k * pairs)) or 0.0 for k in shifts]))
+
+    readings = [above_chance(lambda a: _best_cell(a, m))]
+    if peak:
+        readings.append(above_chance(lambda a: _correlation(a, change_peak)))
+    readings = [r for r in readings if r is not None]
     return max(readings) if readings else None
 
 

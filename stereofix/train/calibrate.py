@@ -12,12 +12,11 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
 4. the stretch threshold (a file is `mixed` when its windows split into stretches of alternating
    sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
    clear-sided clips `mixed`; it is fitted before the decision threshold, and must-abstain clips
-   called `mixed` count against that one's budget;
-The synchrony gate (`verdict.Calibration.min_sync`) and, since session 31, a second tier above it
-(`sure_sync`, below which a verdict must be `decide_weak_sync` sure and is never `mixed`) are
-searched with steps 3 and 4: the setting that leaves the fewest clear-sided clips undecided under
-the rule wins, no gate and then one tier on a tie.
-
+   called `mixed` count against that one's budget; the synchrony gate (`verdict.Calibration.min_sync`,
+   and with `fit(tiers=True)` a second tier above it, `sure_sync`, below which a verdict must be
+   `decide_weak_sync` sure and is never `mixed`) is searched with steps 3 and 4: the setting that
+   decides no must-abstain clip at HIGH_CONFIDENCE or more, where one does, and leaves the fewest
+   clear-sided clips undecided wins, no gate and then one tier on a tie;
 5. the probability given with `mixed` is mapped, sigmoid(a * logit(least sure stretch) + b), to how
    often the validation clips' `mixed` verdicts were right (below); it changes no verdict.
 
@@ -250,18 +249,16 @@ def fit(scores: list[ClipScore], tiers: bool = False) -> tuple[Calibration, dict
     for g, g2, t in grid:
         sure, weak = _tiers(sync, conf, g, g2, t)
         found = _thresholds(p, correct, clear, abstain, split_sure, sure, weak)
-        mixed_r = sure & (split_sure >= found[0])
-        decided_r = (sure & ~mixed_r & (conf >= found[2])) | weak
+        mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2])
         sure_calls = abstain & ((decided_r & (conf >= HIGH_CONFIDENCE)) | (mixed_r & (split_sure >= HIGH_CONFIDENCE)))
         rules.append((g, g2, t, *found, int(sure_calls.sum())))
     # First min: the rule met with no must-abstain clip decided surely; then no gate, then one tier, on a tie.
     best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] > 0, r[9]))
     min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, undecided, high = best
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
-    mixed = gate & (split_sure >= segment_decide)
+    mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
                       min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide, sync_reading=SYNC_READING)
-    decided = (gate & ~mixed & (conf >= decide)) | weak
     passes = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
@@ -351,12 +348,12 @@ def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None) -> tupl
         if _share(split[clear]) <= MIXED_BUDGET and _share(split[abstain]) <= ABSTAIN_LEAK:
             segment_decide, segment_found = float(t), True
             break
-    mixed = gate & (split_sure >= segment_decide)
+    conf = np.maximum(p, 1 - p)
     decide, decide_found = THRESHOLDS[-1], False
     # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
     for_accuracy = for_leak = None
     for t in THRESHOLDS:
-        decided = (gate & ~mixed & (np.maximum(p, 1 - p) >= t)) | weak
+        mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, t)
         acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
         leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
         if acc_ok and for_accuracy is None:
@@ -365,8 +362,16 @@ def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None) -> tupl
             for_leak = float(t)
         if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
-    decided = (gate & ~mixed & (np.maximum(p, 1 - p) >= decide)) | weak
+    _, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
     return segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, 1 - _share(decided[clear])
+
+
+def _calls(conf, split_sure, gate, weak, segment_decide: float, decide: float) -> tuple[np.ndarray, np.ndarray]:
+    """(called `mixed`, called ok / swapped) under a rule, as verdict.decide calls them: past the
+    gate, `mixed` where a split is `segment_decide` sure, else decided at `decide`; the weak tier's
+    clips (`weak`) decided whatever the thresholds."""
+    mixed = gate & (split_sure >= segment_decide)
+    return mixed, (gate & ~mixed & (conf >= decide)) | weak
 
 
 def _share(mask: np.ndarray) -> float:

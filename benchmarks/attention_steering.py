@@ -9,6 +9,11 @@ follows the sound over the whole file) times `--lam` added to the network's atte
 its figures. `--lam 0` gives the shipped calibration's figures exactly. `--whole` takes the map over
 every frame of each window's first second (session 32). About 6 minutes for the
 six folders from the cache on one core. The benchmark splits are never read.
+
+Since session 33 `check` steers by the calibration's own weight (`Calibration.attention_prior`,
+`infer.score_file`) and `train calibrate --attention-prior` fits it; this script stays to compare
+weights without writing a calibrated file. Its fit searches two tiers of synchrony, as `fit` does
+by default since then.
 """
 
 from __future__ import annotations
@@ -53,12 +58,12 @@ def main() -> None:
 
     scores, by_folder = [], {}
     for folder in args.clips:
-        by_folder[str(folder)] = score_clips(analyzer, folder, cache=args.cache, score=steered)
+        by_folder[str(folder)] = score_clips(analyzer, folder, cache=args.cache, score=steered, attention_prior=args.lam)
         scores += by_folder[str(folder)]
         print(f"{folder}: {len(scores)} clips scored", file=sys.stderr)
     if args.save_scores:
-        save_scores(args.save_scores, by_folder, sha256_of(analyzer.weights_path))
-    _, figures = fit(scores)
+        save_scores(args.save_scores, by_folder, sha256_of(analyzer.weights_path), args.lam)
+    _, figures = fit(scores, attention_prior=args.lam)
     figures = {"lam": args.lam, **{k: v for k, v in figures.items() if not isinstance(v, (list, dict))}}
     print(json.dumps(figures, indent=1))
     if args.json:

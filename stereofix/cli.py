@@ -520,8 +520,12 @@ def train_calibrate(
     ] = None,
     two_tiers: Annotated[
         bool,
-        typer.Option("--two-tiers", help="Also try a second synchrony line below which only very sure verdicts are given (off by default: it lets an off-screen scene the network is very sure of through)."),
-    ] = False,
+        typer.Option("--two-tiers/--one-tier", help="Also try a second synchrony line below which only very sure verdicts are given (a rule that then decides a must-abstain clip at p >= 0.8 is passed over where another avoids it)."),
+    ] = True,
+    attention_prior: Annotated[
+        float,
+        typer.Option("--attention-prior", min=0.0, help="How strongly the file's picture-sound synchrony map steers the network's attention (0: the network alone; README \"Design notes\")."),
+    ] = 10.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -536,7 +540,7 @@ def train_calibrate(
     try:
         analyzer = Analyzer.load(weights, device.value)
         sha = sha256_of(weights)
-        by_folder = load_scores(scores, sha) if scores is not None else {}
+        by_folder = load_scores(scores, sha, attention_prior) if scores is not None else {}
         missing = [f for f in clips if str(f) not in by_folder]
         if len(missing) < len(clips):
             log.info("reusing the window scores in %s for %d of %d folders", scores, len(clips) - len(missing), len(clips))
@@ -544,10 +548,12 @@ def train_calibrate(
             with _progress(not quiet, "scoring validation clips") as cb:
                 for k, folder in enumerate(missing):
                     step = (lambda i, n, k=k: cb((k + i / n) / len(missing))) if cb else None
-                    by_folder[str(folder)] = score_clips(analyzer, folder, progress=step, cache=cache)
+                    by_folder[str(folder)] = score_clips(analyzer, folder, progress=step, cache=cache,
+                                                         attention_prior=attention_prior)
             if scores is not None:
-                save_scores(scores, by_folder, sha)
-        cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]], tiers=two_tiers)
+                save_scores(scores, by_folder, sha, attention_prior)
+        cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]], tiers=two_tiers,
+                           attention_prior=attention_prior)
         for key, what in (("decide_found", "clip"), ("segment_decide_found", "stretch (so `mixed` will hardly ever be reported)")):
             if not figures[key]:
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)

@@ -18,7 +18,7 @@ from stereofix import media
 from stereofix.errors import InputError
 from stereofix.inputs import Decoded, WindowInputs, prepare
 from stereofix.models import FlipNet
-from stereofix.sync import file_sync, whole_span
+from stereofix.sync import file_sync_and_map, file_sync_map, whole_span
 from stereofix.verdict import (
     EXIT_ERROR,
     EXIT_OK,
@@ -101,20 +101,40 @@ def check(
     if isinstance(got, CheckResult):
         return got
     inputs, kw = got
-    scores = score_windows(inputs, analyzer)
+    cal = analyzer.calibration
+    # The synchrony and the attention's prior share one reading of the frames (score_file's prior).
+    steer = bool(cal.attention_prior) and len(inputs.live) > 0
+    sync, m = file_sync_and_map(inputs, cal.sync_reading, with_map=steer)
+    scores = score_windows(inputs, analyzer, prior=None if m is None else cal.attention_prior * m)
     if progress:
         progress(1.0)
-    sync = file_sync(inputs, analyzer.calibration.sync_reading)
     verdict = decide(scores, analyzer.calibration, sync)
     cut = None if inputs.cut is None else (inputs.cut.x, inputs.cut.y)
     return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)
 
 
+def score_file(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:
+    """The windows' logits as `check` gives them: steered by the file's synchrony map where the
+    calibration asks for it (`Calibration.attention_prior`, README "Design notes", session 33)."""
+    return score_windows(inputs, analyzer, prior=attention_prior(inputs, analyzer.calibration))
+
+
+def attention_prior(inputs: WindowInputs, calibration: Calibration) -> np.ndarray | None:
+    """[rows, columns] to add to every window's attention logits: `calibration.attention_prior`
+    times the file's synchrony map, read over the frames its synchrony gate reads; None where the
+    calibration steers nothing or the map cannot be measured (the network alone then)."""
+    weight = calibration.attention_prior
+    if not weight or not len(inputs.live):
+        return None
+    m = file_sync_map(inputs, calibration.sync_reading)
+    return None if m is None else weight * m
+
+
 def score_windows(inputs: WindowInputs, analyzer: Analyzer, prior: np.ndarray | None = None) -> list[WindowScore]:
     """The model's logit for each live window, BATCH_SIZE windows per forward pass.
 
-    prior: [rows, columns] added to every window's attention logits (`FlipNet.attend`); None, as
-    `check` runs, for the network alone. Kept for `benchmarks/attention_steering.py`."""
+    prior: [rows, columns] added to every window's attention logits (`FlipNet.attend`); None for
+    the network alone. `score_file` gives the prior `check` uses."""
     model = analyzer.model
     pr = None if prior is None else torch.from_numpy(np.asarray(prior, np.float32)).to(analyzer.device)
     scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in inputs.windows]

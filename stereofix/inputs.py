@@ -23,6 +23,7 @@ from stereofix.windows import (
     FRAME_WIDTH,
     MAX_WINDOWS,
     MODEL_FPS,
+    SYNC_SPAN_S,
     WINDOW_S,
     Window,
     frame_times,
@@ -36,9 +37,10 @@ SILENT_WINDOW_PEAK_DBFS = -60.0  # a window whose peak is below this is skipped,
 DECODE_THREADS = min(os.cpu_count() or 1, 4)
 
 # What FlipConfig's defaults and the shipped calibration ask for (fps, samples per window, seconds
-# of each window decoded whole for the synchrony: 0 where the calibration reads the model's frames):
-# a file can be decoded before the weights are loaded; a model that differs is given a fresh decode.
-DEFAULT_MODEL_FRAMES = (MODEL_FPS, int(round(WINDOW_S * diagnostics.SAMPLE_RATE)), 0.0)
+# of each window decoded whole for the synchrony: 0 where the calibration reads the model's frames;
+# the shipped one reads the whole frames since session 33): a file can be decoded before the
+# weights are loaded; a model that differs is given a fresh decode.
+DEFAULT_MODEL_FRAMES = (MODEL_FPS, int(round(WINDOW_S * diagnostics.SAMPLE_RATE)), SYNC_SPAN_S)
 
 Prepared = CheckResult | tuple["WindowInputs", dict]
 

@@ -28,10 +28,12 @@ of the validation clips, against 0.16 over every frame; README "Design notes"). 
 frames could not be gathered (fewer than three a window) still use the model's frames.
 
 The verdict withholds ok / swapped / mixed below a threshold fitted on validation
-(`Calibration.min_sync`). It can only make `check` abstain more, never decide differently; a real
-source that barely moves with its sound (a loudspeaker's cone, a harp's strings at this size) is
-then `uncertain`, which is what the product promises where no visible thing can be seen making the
-sound.
+(`Calibration.min_sync`); a real source that barely moves with its sound (a loudspeaker's cone, a
+harp's strings at this size) is then `uncertain`, which is what the product promises where no
+visible thing can be seen making the sound. The same cells' correlations, as a map
+(`file_sync_map`), also steer where the network looks (`Calibration.attention_prior`, session 33):
+a thing that follows the sound over the whole file is more likely the one making it than a silent
+thing beside it, which 8 frames of one window cannot tell apart.
 """
 
 from __future__ import annotations
@@ -66,7 +68,11 @@ def picture_sync(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarra
     start at which each frame is shown. peak: False keeps the best cell's reading alone (as
     files calibrated before session 32 were).
     """
-    got = _cells_and_step(frames, audio, frame_offsets)
+    return _sync_of(_cells_and_step(frames, audio, frame_offsets), peak)
+
+
+def _sync_of(got, peak: bool) -> float | None:
+    """`picture_sync` from `_cells_and_step`'s result."""
     if got is None:
         return None
     m, step, pairs, change_peak = got
@@ -101,18 +107,39 @@ def file_sync(inputs, reading: str = "whole") -> float | None:
     (`verdict.Calibration.sync_reading`): "whole", over every frame of each window's first
     `windows.SYNC_SPAN_S` where those were decoded, else over the model's frames, both readings;
     "model", over the model's frames, the best cell alone (files calibrated before session 32)."""
+    return file_sync_and_map(inputs, reading, with_map=False)[0]
+
+
+def file_sync_map(inputs, reading: str = "whole") -> np.ndarray | None:
+    """`sync_map` of a file's `inputs.WindowInputs`, over the frames `file_sync(inputs, reading)`
+    reads (every frame of each window's first second where those were decoded and the reading asks
+    for them, else the model's frames)."""
+    return file_sync_and_map(inputs, reading, with_sync=False)[1]
+
+
+def file_sync_and_map(inputs, reading: str = "whole", with_sync: bool = True,
+                      with_map: bool = True) -> tuple[float | None, np.ndarray | None]:
+    """(`file_sync`, `file_sync_map`) of a file's inputs from one reading of its frames' changes
+    (most of the cost: about 0.15 s for 16 windows of whole frames on one core); None for what is
+    not asked."""
     if reading not in READINGS:
         raise ValueError(f"unknown synchrony reading {reading!r}")
     if reading == "whole" and inputs.sync_frames is not None:
-        return picture_sync(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
-    return picture_sync(inputs.frames, inputs.audio, inputs.frame_offsets, peak=reading == "whole")
+        got = _cells_and_step(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
+    else:
+        got = _cells_and_step(inputs.frames, inputs.audio, inputs.frame_offsets)
+    return (_sync_of(got, reading == "whole") if with_sync else None), (_map_of(got) if with_map else None)
 
 
 def sync_map(frames: np.ndarray, audio: np.ndarray, frame_offsets: np.ndarray) -> np.ndarray | None:
     """[rows, columns]: each cell's correlation with the sound's level change over the whole file,
     clipped at 0 (where the picture follows the sound; `FlipNet.attend`'s prior); None where
     `picture_sync` cannot be measured. Same arguments as `picture_sync`."""
-    got = _cells_and_step(frames, audio, frame_offsets)
+    return _map_of(_cells_and_step(frames, audio, frame_offsets))
+
+
+def _map_of(got) -> np.ndarray | None:
+    """`sync_map` from `_cells_and_step`'s result."""
     if got is None:
         return None
     m, step, _, _ = got

@@ -59,6 +59,11 @@ class Calibration:
     # Which synchrony reading the gate was fitted on (stereofix.sync.file_sync): "model", the model's
     # frames and the best cell alone (files calibrated before session 32), or "whole".
     sync_reading: str = "model"
+    # How strongly the file's synchrony map (stereofix.sync.file_sync_map: where, over the judged
+    # windows, the picture follows the sound) steers the network's attention: this times the map is
+    # added to the attention's logits (FlipNet.attend's prior). 0: the network alone (files
+    # calibrated before session 33).
+    attention_prior: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":

@@ -300,8 +300,9 @@ def test_sync_map_marks_the_place_that_follows_the_sound():
 
 
 def test_check_reads_the_synchrony_its_calibration_was_fitted_on():
-    """The shipped file (calibrated before session 32) reads the model's frames, without decoding
-    any window whole; a calibration fitted on the whole frames gets them, and the same logits."""
+    """The shipped file (calibrated in session 33) reads the whole frames; a file calibrated before
+    session 32 reads the model's frames, without decoding any window whole, and (unsteered) gets
+    the same logits either way."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -312,11 +313,13 @@ def test_check_reads_the_synchrony_its_calibration_was_fitted_on():
 
     example = Path(__file__).resolve().parent.parent / "examples" / "instrument_left.mp4"
     shipped = Analyzer.load(REPO_WEIGHTS / "flip-v1.pt", "cpu")
-    assert shipped.calibration.sync_reading == "model"
-    old = check(example, shipped)
+    assert shipped.calibration.sync_reading == "whole"
+    unsteered = replace(shipped.calibration, attention_prior=0.0)
+    old = check(example, replace(shipped, calibration=replace(unsteered, sync_reading="model")))
     inputs, _ = prepare(example, (4.0, 32000, 0.0))
     assert inputs.sync_frames is None and old.picture_sync == file_sync(inputs, "model")
-    new = check(example, replace(shipped, calibration=replace(shipped.calibration, sync_reading="whole")))
+    new = check(example, replace(shipped, calibration=unsteered))
     inputs, _ = prepare(example, (4.0, 32000, windows.SYNC_SPAN_S))
     assert inputs.sync_frames is not None and new.picture_sync == file_sync(inputs, "whole") != old.picture_sync
     assert new.verdict.p_swapped == old.verdict.p_swapped
+    assert check(example, shipped).picture_sync == new.picture_sync

@@ -339,7 +339,8 @@ def test_calibrate_reuses_saved_scores(tmp_path, quick_bank, monkeypatch):
 
     scored = []
     real_score = calibrate.score_clips
-    monkeypatch.setattr(calibrate, "score_clips", lambda a, folder, progress=None, cache=None: scored.append(folder) or real_score(a, folder))
+    monkeypatch.setattr(calibrate, "score_clips", lambda a, folder, progress=None, cache=None, attention_prior=0.0:
+                        scored.append(folder) or real_score(a, folder, attention_prior=attention_prior))
     r = runner.invoke(app, args[:-1])  # not quiet: the log says the scores were reused
     assert r.exit_code == 0, r.stderr
     assert "reusing the window scores" in r.stderr and scored == []
@@ -409,10 +410,11 @@ def test_load_scores_reads_the_older_single_list_layout(tmp_path):
                 clips.append({"file": f"s{i}.mp4", "scene_type": "single", "side": 1, "flipped": flipped, "logits": [float(len(clips))]})
     old = tmp_path / "old.json"
     old.write_text(json.dumps({"weights_sha256": "x", "folders": [str(tmp_path / "a"), str(tmp_path / "b")], "clips": clips}))
-    by_folder = load_scores(old, "x")
+    by_folder = load_scores(old, "x", attention_prior=0.0)  # saved before session 33: unsteered
     assert [len(v) for v in by_folder.values()] == [4, 2]
+    assert load_scores(old, "x", attention_prior=10.0) == {}
     assert by_folder[str(tmp_path / "b")][0].logits == [4.0]
-    assert load_scores(old, "other weights") == {} and load_scores(tmp_path / "missing.json", "x") == {}
+    assert load_scores(old, "other weights", attention_prior=0.0) == {} and load_scores(tmp_path / "missing.json", "x") == {}
 
 
 def test_average_interpolates_two_checkpoints_and_refuses_other_networks(tmp_path):

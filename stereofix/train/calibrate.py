@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from stereofix.errors import InputError
-from stereofix.infer import Analyzer, check, score_windows
+from stereofix.infer import Analyzer, check, score_file
 from stereofix.inputs import WindowInputs, prepare
 from stereofix.sync import file_sync, whole_span
 from stereofix import windows as window_plan
@@ -78,6 +78,11 @@ HIGH_CONFIDENCE = 0.8
 # The synchrony reading new calibrations are fitted on (verdict.Calibration.sync_reading); saved
 # scores read another way are scored again.
 SYNC_READING = "whole"
+# How strongly new calibrations steer the network's attention by the file's synchrony map
+# (verdict.Calibration.attention_prior; `train calibrate --attention-prior`). 10 was chosen on the
+# seven validation folders in session 33 (README "Design notes"); saved scores made with another
+# weight are scored again.
+ATTENTION_PRIOR = 10.0
 
 
 @dataclass
@@ -95,7 +100,8 @@ class ClipScore:
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
                 cache: Path | None = None,
-                score: Callable[[WindowInputs, Analyzer], list[WindowScore]] = score_windows) -> list[ClipScore]:
+                score: Callable[[WindowInputs, Analyzer], list[WindowScore]] = score_file,
+                attention_prior: float = ATTENTION_PRIOR) -> list[ClipScore]:
     """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged.
 
     Each clip is checked once: the model's logit is exactly antisymmetric under a channel exchange
@@ -108,9 +114,13 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     short clips. The logits are those `check` gives (same inputs, same batches).
     score: how the cached inputs are scored (a variant of the model's run to compare, such as
     `benchmarks/attention_steering.py`'s); only with `cache`.
+    attention_prior: the steering the calibration about to be fitted will carry (`check` scores
+    with it; `Calibration.attention_prior`).
     """
-    # The synchrony read as the calibration about to be fitted reads it, whatever the weights carry.
-    analyzer = replace(analyzer, calibration=replace(analyzer.calibration, sync_reading=SYNC_READING))
+    # The synchrony read, and the attention steered, as the calibration about to be fitted will,
+    # whatever the weights carry.
+    analyzer = replace(analyzer, calibration=replace(analyzer.calibration, sync_reading=SYNC_READING,
+                                                     attention_prior=attention_prior))
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -167,16 +177,19 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     return inputs
 
 
-def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str) -> None:
+def save_scores(path: Path, by_folder: dict[str, list[ClipScore]], weights_sha256: str,
+                attention_prior: float = ATTENTION_PRIOR) -> None:
     """Keep scored windows next to the run, per clip folder: refitting the rules, or adding a folder
-    to the validation set, then costs seconds for the folders already scored, not a re-score."""
-    body = {"weights_sha256": weights_sha256, "sync_reading": SYNC_READING, "by_folder": {f: [s.__dict__ for s in v] for f, v in by_folder.items()}}
+    to the validation set, then costs seconds for the folders already scored, not a re-score.
+    attention_prior: the steering they were scored with (score_clips)."""
+    body = {"weights_sha256": weights_sha256, "sync_reading": SYNC_READING, "attention_prior": attention_prior, "by_folder": {f: [s.__dict__ for s in v] for f, v in by_folder.items()}}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body))
 
 
-def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
-    """The folders' scores saved for the same weights ({} when none): only the others need scoring.
+def load_scores(path: Path, weights_sha256: str, attention_prior: float = ATTENTION_PRIOR) -> dict[str, list[ClipScore]]:
+    """The folders' scores saved for the same weights and steering ({} when none): only the others
+    need scoring (scores saved before session 33 steered nothing).
 
     Also reads the older single-list layout ("folders" + "clips"), split by each folder's manifest
     (score_clips writes two entries per scene, in manifest order).
@@ -190,9 +203,11 @@ def load_scores(path: Path, weights_sha256: str) -> dict[str, list[ClipScore]]:
     if "by_folder" in body:
         # Scores saved before the window times or the synchrony were kept, or with the synchrony read
         # another way, are rescored (half-swapped copies need the times, the synchrony gate the synchrony).
-        if body.get("sync_reading", "model") != SYNC_READING:
+        if body.get("sync_reading", "model") != SYNC_READING or body.get("attention_prior", 0.0) != attention_prior:
             return {}
         return {f: [ClipScore(**c) for c in v] for f, v in body["by_folder"].items() if all("ends" in c and "sync" in c for c in v)}
+    if attention_prior:
+        return {}
     clips, out, i = body.get("clips", []), {}, 0
     for folder in body.get("folders", []):
         try:
@@ -216,13 +231,14 @@ def _fit_scale(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(grid[int(np.argmin(losses))])
 
 
-def fit(scores: list[ClipScore], tiers: bool = False) -> tuple[Calibration, dict]:
+def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = ATTENTION_PRIOR) -> tuple[Calibration, dict]:
     """Calibration constants and the validation figures they give.
 
-    tiers: search two tiers of synchrony as well as one gate. Off by default since session 32: with
-    the synchrony over whole frames an off-screen scene reads about 0, so the weak tier holds them
-    all, and the very sure ones (p 0.98 to 1.0 on a third of the fresh splits so far) pass its
-    threshold (README "Design notes").
+    tiers: search two tiers of synchrony as well as one gate. Off by default in session 32 (the
+    weak tier let the very sure off-screen scenes through); on again since session 33, as the
+    HIGH_CONFIDENCE condition passes over every rule that does so where one avoids it (README
+    "Design notes").
+    attention_prior: the steering the scores were made with (score_clips), carried by the calibration.
     """
     win_logits = np.array([l for s in scores for l in s.logits])
     win_labels = np.array([float(s.flipped) for s in scores for _ in s.logits])
@@ -258,7 +274,8 @@ def fit(scores: list[ClipScore], tiers: bool = False) -> tuple[Calibration, dict
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
     mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
-                      min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide, sync_reading=SYNC_READING)
+                      min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide, sync_reading=SYNC_READING,
+                      attention_prior=attention_prior)
     passes = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])

@@ -18,7 +18,7 @@ from stereofix import media
 from stereofix.errors import InputError
 from stereofix.inputs import Decoded, WindowInputs, prepare
 from stereofix.models import FlipNet
-from stereofix.sync import file_sync_and_map, file_sync_map, whole_span
+from stereofix.sync import file_sync_and_map, whole_span
 from stereofix.verdict import (
     EXIT_ERROR,
     EXIT_OK,
@@ -101,11 +101,8 @@ def check(
     if isinstance(got, CheckResult):
         return got
     inputs, kw = got
-    cal = analyzer.calibration
-    # The synchrony and the attention's prior share one reading of the frames (score_file's prior).
-    steer = bool(cal.attention_prior) and len(inputs.live) > 0
-    sync, m = file_sync_and_map(inputs, cal.sync_reading, with_map=steer)
-    scores = score_windows(inputs, analyzer, prior=None if m is None else cal.attention_prior * m)
+    sync, prior = read_picture(inputs, analyzer.calibration)
+    scores = score_windows(inputs, analyzer, prior=prior)
     if progress:
         progress(1.0)
     verdict = decide(scores, analyzer.calibration, sync)
@@ -116,18 +113,18 @@ def check(
 def score_file(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:
     """The windows' logits as `check` gives them: steered by the file's synchrony map where the
     calibration asks for it (`Calibration.attention_prior`, README "Design notes", session 33)."""
-    return score_windows(inputs, analyzer, prior=attention_prior(inputs, analyzer.calibration))
+    return score_windows(inputs, analyzer, prior=read_picture(inputs, analyzer.calibration, with_sync=False)[1])
 
 
-def attention_prior(inputs: WindowInputs, calibration: Calibration) -> np.ndarray | None:
-    """[rows, columns] to add to every window's attention logits: `calibration.attention_prior`
-    times the file's synchrony map, read over the frames its synchrony gate reads; None where the
+def read_picture(inputs: WindowInputs, calibration: Calibration,
+                 with_sync: bool = True) -> tuple[float | None, np.ndarray | None]:
+    """(the file's picture-sound synchrony as the calibration reads it, or None unasked; the
+    [rows, columns] to add to every window's attention logits: `calibration.attention_prior` times
+    the file's synchrony map), from one reading of the frames' changes. The prior is None where the
     calibration steers nothing or the map cannot be measured (the network alone then)."""
-    weight = calibration.attention_prior
-    if not weight or not len(inputs.live):
-        return None
-    m = file_sync_map(inputs, calibration.sync_reading)
-    return None if m is None else weight * m
+    steer = bool(calibration.attention_prior) and len(inputs.live) > 0
+    sync, m = file_sync_and_map(inputs, calibration.sync_reading, with_sync=with_sync, with_map=steer)
+    return sync, None if m is None else calibration.attention_prior * m
 
 
 def score_windows(inputs: WindowInputs, analyzer: Analyzer, prior: np.ndarray | None = None) -> list[WindowScore]:

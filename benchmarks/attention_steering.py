@@ -11,7 +11,7 @@ every frame of each window's first second (session 32). About 6 minutes for the
 six folders from the cache on one core. The benchmark splits are never read.
 
 Since session 33 `check` steers by the calibration's own weight (`Calibration.attention_prior`,
-`infer.score_file`) and `train calibrate --attention-prior` fits it; this script stays to compare
+`infer.read_picture`) and `train calibrate --attention-prior` fits it; this script stays to compare
 weights without writing a calibrated file. Its fit searches two tiers of synchrony, as `fit` does
 by default since then.
 """
@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stereofix.infer import Analyzer, score_windows  # noqa: E402
-from stereofix.sync import sync_map  # noqa: E402
+from stereofix.sync import file_sync_map  # noqa: E402
 from stereofix.train.calibrate import fit, save_scores, score_clips  # noqa: E402
 from stereofix.weights import sha256_of  # noqa: E402
 
@@ -49,10 +49,7 @@ def main() -> None:
     def steered(inputs, an):
         prior = None
         if args.lam and len(inputs.live):
-            if args.whole and inputs.sync_frames is not None:
-                m = sync_map(inputs.sync_frames, inputs.audio, inputs.sync_offsets)
-            else:
-                m = sync_map(inputs.frames, inputs.audio, inputs.frame_offsets)
+            m = file_sync_map(inputs, "whole" if args.whole else "model")
             prior = None if m is None else args.lam * m
         return score_windows(inputs, an, prior=prior)
 

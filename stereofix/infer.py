@@ -110,20 +110,13 @@ def check(
     return CheckResult(str(path), verdict, picture_cut=cut, picture_sync=sync, **kw)
 
 
-def score_file(inputs: WindowInputs, analyzer: Analyzer) -> list[WindowScore]:
-    """The windows' logits as `check` gives them: steered by the file's synchrony map where the
-    calibration asks for it (`Calibration.attention_prior`, README "Design notes", session 33)."""
-    return score_windows(inputs, analyzer, prior=read_picture(inputs, analyzer.calibration, with_sync=False)[1])
-
-
-def read_picture(inputs: WindowInputs, calibration: Calibration,
-                 with_sync: bool = True) -> tuple[float | None, np.ndarray | None]:
-    """(the file's picture-sound synchrony as the calibration reads it, or None unasked; the
-    [rows, columns] to add to every window's attention logits: `calibration.attention_prior` times
-    the file's synchrony map), from one reading of the frames' changes. The prior is None where the
-    calibration steers nothing or the map cannot be measured (the network alone then)."""
+def read_picture(inputs: WindowInputs, calibration: Calibration) -> tuple[float | None, np.ndarray | None]:
+    """(the file's picture-sound synchrony as the calibration reads it; the [rows, columns] to add
+    to every window's attention logits: `calibration.attention_prior` times the file's synchrony
+    map, README "Design notes", session 33), from one reading of the frames' changes. The prior is
+    None where the calibration steers nothing or the map cannot be measured (the network alone then)."""
     steer = bool(calibration.attention_prior) and len(inputs.live) > 0
-    sync, m = file_sync_and_map(inputs, calibration.sync_reading, with_sync=with_sync, with_map=steer)
+    sync, m = file_sync_and_map(inputs, calibration.sync_reading, with_map=steer)
     return sync, None if m is None else calibration.attention_prior * m
 
 
@@ -131,7 +124,7 @@ def score_windows(inputs: WindowInputs, analyzer: Analyzer, prior: np.ndarray | 
     """The model's logit for each live window, BATCH_SIZE windows per forward pass.
 
     prior: [rows, columns] added to every window's attention logits (`FlipNet.attend`); None for
-    the network alone. `score_file` gives the prior `check` uses."""
+    the network alone. `read_picture` gives the prior `check` uses."""
     model = analyzer.model
     pr = None if prior is None else torch.from_numpy(np.asarray(prior, np.float32)).to(analyzer.device)
     scores = [WindowScore(w.start, w.end, None, None, skipped="silence") for w in inputs.windows]

@@ -328,7 +328,7 @@ class FlipNet(nn.Module):
         prior: [B, rows, columns] added to the attention's logits after resampling to its grid
         (mirrored for the mirrored picture): where something outside the window, such as the whole
         file's synchrony (`sync.sync_map`), says the sounding thing is. None: the network alone, as
-        trained; `check` adds the calibration's (`infer.score_file`, README "Design notes", sessions
+        trained; `check` adds the calibration's (`infer.read_picture`, README "Design notes", sessions
         30 and 33)."""
         v = self.visual(frames, and_mirrored)  # [B, T, C, h, w]
         film = self.film(content)

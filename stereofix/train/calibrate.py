@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from stereofix.errors import InputError
-from stereofix.infer import Analyzer, check, score_file
+from stereofix.infer import Analyzer, check, read_picture, score_windows
 from stereofix.inputs import WindowInputs, prepare
 from stereofix.sync import file_sync, whole_span
 from stereofix import windows as window_plan
@@ -100,7 +100,7 @@ class ClipScore:
 
 def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int], None] | None = None,
                 cache: Path | None = None,
-                score: Callable[[WindowInputs, Analyzer], list[WindowScore]] = score_file,
+                score: Callable[[WindowInputs, Analyzer], list[WindowScore]] | None = None,
                 attention_prior: float = ATTENTION_PRIOR) -> list[ClipScore]:
     """Window logits of every clip in `folder`'s manifest, as rendered and with channels exchanged.
 
@@ -113,7 +113,7 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     candidate on the same clips runs only the model: decoding is most of a check's cost on these
     short clips. The logits are those `check` gives (same inputs, same batches).
     score: how the cached inputs are scored (a variant of the model's run to compare, such as
-    `benchmarks/attention_steering.py`'s); only with `cache`.
+    `benchmarks/attention_steering.py`'s); only with `cache`. None: as `check` scores them.
     attention_prior: the steering the calibration about to be fitted will carry (`check` scores
     with it; `Calibration.attention_prior`).
     """
@@ -133,8 +133,11 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
             windows, sync = result.verdict.windows, result.picture_sync
         else:
             inputs = cached_inputs(folder / sc["file"], analyzer, cache)
-            windows = score(inputs, analyzer)
-            sync = file_sync(inputs, SYNC_READING)
+            if score is None:  # as check does: one reading of the frames gives the synchrony and the prior
+                sync, prior = read_picture(inputs, analyzer.calibration)
+                windows = score_windows(inputs, analyzer, prior=prior)
+            else:
+                windows, sync = score(inputs, analyzer), file_sync(inputs, SYNC_READING)
         live = [w for w in windows if w.logit is not None]
         logits, starts, ends = [w.logit for w in live], [w.start for w in live], [w.end for w in live]
         for flipped in (False, True):

@@ -226,6 +226,43 @@ def test_calibration_passes_over_a_rule_that_decides_a_must_abstain_clip_surely(
     assert sure_calls(loose) == 4
 
 
+def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips(monkeypatch):
+    """Off-screen scenes at a synchrony chance gives, some of them fairly surely credited to a thing
+    in view: without the margin the weak tier's threshold lands just above the surest of them; with
+    it, every such clip the network is 0.8 sure of sits a WEAK_MARGIN of logits below it."""
+    from stereofix.train import calibrate
+    from stereofix.verdict import logit as logit_of
+
+    rng = np.random.default_rng(11)
+    clips = []
+    for i in range(150):
+        clips += [_clip("single", f, rng.uniform(0.5, 3.0), rng.uniform(0.4, 0.9), i) for f in (False, True)]
+    for i in range(150, 230):
+        clips += [_clip("single", f, rng.uniform(4.0, 9.0), rng.uniform(0.06, 0.14), i) for f in (False, True)]
+    for i in range(230, 400):
+        clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.0, 3.5), rng.uniform(0.06, 0.14), i) for f in (False, True)]
+
+    def near_misses(cal):
+        """Must-abstain clips in the weak band, 0.8 sure, less than WEAK_MARGIN logits below its threshold."""
+        out = 0
+        for c in clips:
+            v = decide(calibrate.windows_of(c), cal, c.sync)
+            conf = max(v.p_swapped, 1 - v.p_swapped)
+            band = cal.sure_sync is not None and cal.min_sync <= c.sync < cal.sure_sync
+            if c.scene_type == "offscreen" and band and conf >= calibrate.HIGH_CONFIDENCE:
+                out += logit_of(conf) > logit_of(cal.decide_weak_sync) - 1.0
+        return out
+
+    monkeypatch.setattr(calibrate, "WEAK_MARGIN", 0.0)
+    loose, loose_fig = fit(clips)
+    monkeypatch.setattr(calibrate, "WEAK_MARGIN", 1.0)
+    kept, fig = fit(clips)
+    assert loose.sure_sync is not None and near_misses(loose) > 0  # the case the margin is for
+    assert near_misses(kept) == 0 and fig["val_abstain_near_weak_threshold"] == 0
+    assert fig["val_abstain_decided_high_confidence"] == 0
+    assert fig["val_clear_abstention"] >= loose_fig["val_clear_abstention"]  # the margin costs, never buys
+
+
 def _clip(kind: str, flipped: bool, logit: float, sync: float | None, i: int) -> ClipScore:
     side = 0 if kind == "offscreen" else 1
     noise = np.random.default_rng(i).normal(0.0, 1.5, 8)  # windows disagree, as real ones do

@@ -75,6 +75,11 @@ WEAK_SYNC_DECIDE = (0.8, 0.9, 0.95, 0.99)
 # No must-abstain clip may be decided this surely (the product's promise, in the benchmark's own
 # terms): a rule that decides one is passed over for the best that decides none (session 32).
 HIGH_CONFIDENCE = 0.8
+# The weak tier's threshold must clear, by this many logits (a factor e in odds), every must-abstain
+# clip in its band that the network is HIGH_CONFIDENCE sure of: a threshold placed just above the
+# surest of a few hundred such clips is passed by a fresh scene about once in a few hundred, as the
+# off-screen calls of the test splits were (session 34, README "Design notes"). 0: no margin.
+WEAK_MARGIN = 1.0
 # The synchrony reading new calibrations are fitted on (verdict.Calibration.sync_reading); saved
 # scores read another way are scored again.
 SYNC_READING = "whole"
@@ -270,10 +275,13 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         found = _thresholds(p, correct, clear, abstain, split_sure, sure, weak)
         mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2])
         sure_calls = abstain & ((decided_r & (conf >= HIGH_CONFIDENCE)) | (mixed_r & (split_sure >= HIGH_CONFIDENCE)))
-        rules.append((g, g2, t, *found, int(sure_calls.sum())))
-    # First min: the rule met with no must-abstain clip decided surely; then no gate, then one tier, on a tie.
-    best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] > 0, r[9]))
-    min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, undecided, high = best
+        near = _near_weak_threshold(sync, conf, abstain, g, g2, t) & ~sure_calls
+        rules.append((g, g2, t, *found, int(sure_calls.sum()), int(near.sum())))
+    # First min: the rule met with no must-abstain clip decided surely nor within the weak tier's
+    # margin of it; then no gate, then one tier, on a tie.
+    best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] + r[11] > 0, r[9]))
+    (min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak,
+     undecided, high, near_high) = best
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
     mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
@@ -325,6 +333,10 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         "val_abstain_types_decided": float((decided | mixed)[abstain].mean()) if abstain.any() else None,
         # Must-abstain clips decided at HIGH_CONFIDENCE or surer (0 unless no rule on the grid avoids it).
         "val_abstain_decided_high_confidence": high,
+        # Must-abstain clips HIGH_CONFIDENCE sure, in the weak tier's band and within WEAK_MARGIN of
+        # its threshold (0 unless no rule on the grid avoids it).
+        "val_abstain_near_weak_threshold": near_high,
+        "weak_margin": WEAK_MARGIN,
         "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
         # Simulated half-swapped copies of the clear-sided clips: their verdicts, reported, not fitted.
         "val_half_swapped_clips": len(halves_v),
@@ -338,6 +350,18 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         "mixed_bias": round(mixed_fit[1], 4) if mixed_fit else None,
     }
     return cal, figures
+
+
+def _near_weak_threshold(sync: np.ndarray, conf: np.ndarray, abstain: np.ndarray, min_sync: float | None,
+                         sure_sync: float | None, weak_decide: float) -> np.ndarray:
+    """Must-abstain clips in the weak tier's band, at least HIGH_CONFIDENCE sure and within
+    WEAK_MARGIN logits of its threshold (undecided now, a near miss of a sure call on fresh scenes);
+    none with one tier."""
+    if sure_sync is None or WEAK_MARGIN <= 0:
+        return np.zeros(sync.shape, bool)
+    band = _passes(sync, min_sync) & ~_passes(sync, sure_sync)
+    odds = np.log(np.clip(conf, 1e-12, 1 - 1e-12)) - np.log(np.clip(1 - conf, 1e-12, 1))
+    return abstain & band & (conf >= HIGH_CONFIDENCE) & (odds > logit(weak_decide) - WEAK_MARGIN)
 
 
 def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:

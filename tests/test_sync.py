@@ -226,7 +226,7 @@ def test_calibration_passes_over_a_rule_that_decides_a_must_abstain_clip_surely(
     assert sure_calls(loose) == 4
 
 
-def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips(monkeypatch):
+def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips():
     """Off-screen scenes at a synchrony chance gives, some of them fairly surely credited to a thing
     in view: without the margin the weak tier's threshold lands just above the surest of them; with
     it, every such clip the network is 0.8 sure of sits a WEAK_MARGIN of logits below it."""
@@ -253,14 +253,22 @@ def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips(monkey
                 out += logit_of(conf) > logit_of(cal.decide_weak_sync) - 1.0
         return out
 
-    monkeypatch.setattr(calibrate, "WEAK_MARGIN", 0.0)
-    loose, loose_fig = fit(clips)
-    monkeypatch.setattr(calibrate, "WEAK_MARGIN", 1.0)
-    kept, fig = fit(clips)
+    loose, loose_fig = fit(clips, weak_margin=0.0)
+    kept, fig = fit(clips, weak_margin=1.0)
     assert loose.sure_sync is not None and near_misses(loose) > 0  # the case the margin is for
     assert near_misses(kept) == 0 and fig["val_abstain_near_weak_threshold"] == 0
     assert fig["val_abstain_decided_high_confidence"] == 0
     assert fig["val_clear_abstention"] >= loose_fig["val_clear_abstention"]  # the margin costs, never buys
+
+
+def test_train_calibrate_keeps_the_libraries_weak_margin_by_default():
+    """The CLI spells its default out (it imports no torch to build its help): keep it the library's."""
+    import inspect
+
+    from stereofix.cli import train_calibrate
+    from stereofix.train.calibrate import WEAK_MARGIN
+
+    assert inspect.signature(train_calibrate).parameters["weak_margin"].default == WEAK_MARGIN
 
 
 def _clip(kind: str, flipped: bool, logit: float, sync: float | None, i: int) -> ClipScore:

@@ -15,8 +15,9 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
    called `mixed` count against that one's budget; the synchrony gate (`verdict.Calibration.min_sync`,
    and with `fit(tiers=True)` a second tier above it, `sure_sync`, below which a verdict must be
    `decide_weak_sync` sure and is never `mixed`) is searched with steps 3 and 4: the setting that
-   decides no must-abstain clip at HIGH_CONFIDENCE or more, where one does, and leaves the fewest
-   clear-sided clips undecided wins, no gate and then one tier on a tie;
+   decides no must-abstain clip at HIGH_CONFIDENCE or more, nor leaves one that sure within
+   WEAK_MARGIN of the weak tier's threshold, where one does, and leaves the fewest clear-sided clips
+   undecided wins, no gate and then one tier on a tie;
 5. the probability given with `mixed` is mapped, sigmoid(a * logit(least sure stretch) + b), to how
    often the validation clips' `mixed` verdicts were right (below); it changes no verdict.
 
@@ -239,7 +240,8 @@ def _fit_scale(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(grid[int(np.argmin(losses))])
 
 
-def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = ATTENTION_PRIOR) -> tuple[Calibration, dict]:
+def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = ATTENTION_PRIOR,
+        weak_margin: float | None = None) -> tuple[Calibration, dict]:
     """Calibration constants and the validation figures they give.
 
     tiers: search two tiers of synchrony as well as one gate. Off by default in session 32 (the
@@ -247,7 +249,10 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
     HIGH_CONFIDENCE condition passes over every rule that does so where one avoids it (README
     "Design notes").
     attention_prior: the steering the scores were made with (score_clips), carried by the calibration.
+    weak_margin: logits the weak tier's threshold must clear the surest must-abstain clips in its band
+    by (None: WEAK_MARGIN; 0: none, as calibrations before session 34 were fitted).
     """
+    margin = WEAK_MARGIN if weak_margin is None else weak_margin
     win_logits = np.array([l for s in scores for l in s.logits])
     win_labels = np.array([float(s.flipped) for s in scores for _ in s.logits])
     temperature = 1.0 / _fit_scale(win_logits, win_labels)
@@ -275,7 +280,7 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         found = _thresholds(p, correct, clear, abstain, split_sure, sure, weak)
         mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2])
         sure_calls = abstain & ((decided_r & (conf >= HIGH_CONFIDENCE)) | (mixed_r & (split_sure >= HIGH_CONFIDENCE)))
-        near = _near_weak_threshold(sync, conf, abstain, g, g2, t) & ~sure_calls
+        near = _near_weak_threshold(sync, conf, abstain, g, g2, t, margin) & ~sure_calls
         rules.append((g, g2, t, *found, int(sure_calls.sum()), int(near.sum())))
     # First min: the rule met with no must-abstain clip decided surely nor within the weak tier's
     # margin of it; then no gate, then one tier, on a tie.
@@ -336,7 +341,7 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         # Must-abstain clips HIGH_CONFIDENCE sure, in the weak tier's band and within WEAK_MARGIN of
         # its threshold (0 unless no rule on the grid avoids it).
         "val_abstain_near_weak_threshold": near_high,
-        "weak_margin": WEAK_MARGIN,
+        "weak_margin": margin,
         "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
         # Simulated half-swapped copies of the clear-sided clips: their verdicts, reported, not fitted.
         "val_half_swapped_clips": len(halves_v),
@@ -353,15 +358,15 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
 
 
 def _near_weak_threshold(sync: np.ndarray, conf: np.ndarray, abstain: np.ndarray, min_sync: float | None,
-                         sure_sync: float | None, weak_decide: float) -> np.ndarray:
+                         sure_sync: float | None, weak_decide: float, margin: float) -> np.ndarray:
     """Must-abstain clips in the weak tier's band, at least HIGH_CONFIDENCE sure and within
-    WEAK_MARGIN logits of its threshold (undecided now, a near miss of a sure call on fresh scenes);
+    `margin` logits of its threshold (undecided now, a near miss of a sure call on fresh scenes);
     none with one tier."""
-    if sure_sync is None or WEAK_MARGIN <= 0:
+    if sure_sync is None or margin <= 0:
         return np.zeros(sync.shape, bool)
     band = _passes(sync, min_sync) & ~_passes(sync, sure_sync)
     odds = np.log(np.clip(conf, 1e-12, 1 - 1e-12)) - np.log(np.clip(1 - conf, 1e-12, 1))
-    return abstain & band & (conf >= HIGH_CONFIDENCE) & (odds > logit(weak_decide) - WEAK_MARGIN)
+    return abstain & band & (conf >= HIGH_CONFIDENCE) & (odds > logit(weak_decide) - margin)
 
 
 def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:

@@ -528,8 +528,8 @@ def train_calibrate(
     ] = 10.0,
     weak_margin: Annotated[
         float,
-        typer.Option("--weak-margin", min=0.0, help="Logits by which the second line's threshold must clear every must-abstain validation clip below that line that the network is 0.8 sure of (0: none; README \"Design notes\", session 34)."),
-    ] = 1.0,
+        typer.Option("--weak-margin", min=0.0, help="Logits by which the second line's threshold must clear every must-abstain validation clip below that line that the network is 0.8 sure of (0: none, as the shipped file was fitted; README \"Design notes\", session 34)."),
+    ] = 0.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,

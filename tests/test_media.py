@@ -104,6 +104,31 @@ def test_whole_spans_keep_every_frame_of_their_stretches_and_leave_the_frames_as
         assert np.allclose(grey[:, :, :12].mean((1, 2)), [4 * k for k in index], atol=3)  # brightness is the index
 
 
+def test_overlapping_windows_get_the_frames_of_one_full_decode(tmp_path):
+    """Overlapping windows (a short file's) ask for the same instants again: each gets the frame it
+    got the first time, and every frame of their stretches is the one a plain full decode gives,
+    B-frames included (session 34: seeking back for each repeated instant had made decoding a short
+    file quadratic, and left some B-frames decoded against a skipped reference)."""
+    import av
+
+    path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 2), noise(2, 2)]))
+    once = [0.1, 0.35, 0.6, 0.85]
+    again = sorted(once + [0.35, 0.6, 0.85, 1.1, 0.6, 0.85, 1.1, 1.35])  # windows a quarter apart
+    whole = media.WholeSpans([(0.0, 0.5), (0.25, 0.75), (0.5, 1.0)], (32, 18))
+    got, shown, _ = media.read_frames_also(path, again, [], None, size=(64, 36), skip_b_frames=True, whole=whole)
+    plain, plain_shown = media.read_frames(path, once, size=(64, 36), skip_b_frames=True)
+    for t, frame, when in zip(again, got, shown):
+        if t in once:
+            assert np.array_equal(frame, plain[once.index(t)]) and when == plain_shown[once.index(t)]
+    with av.open(str(path)) as c:
+        full = {round(f.time, 4): f.reformat(width=32, height=18, format="gray", interpolation="FAST_BILINEAR").to_ndarray()
+                for f in c.decode(c.streams.video[0])}
+    for (shown_at, grey), (a, b) in zip(whole.gathered(), whole.spans):
+        assert len(shown_at) == len([k for k in range(2 * FPS) if a <= k / FPS < b])
+        for t, g in zip(shown_at, grey):
+            assert np.array_equal(g, full[round(float(t), 4)])
+
+
 def test_window_inputs_gather_every_frame_of_each_windows_first_stretch(tmp_path):
     from stereofix import inputs, windows
 

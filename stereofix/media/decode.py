@@ -210,6 +210,13 @@ def read_frames(
     return frames, shown
 
 
+# How far past the frame asked for a stretch of WholeSpans turns B-frame decoding on (seconds): more
+# than the decoder's delay (its frame threads plus the B-frames' reordering, a few frames on two
+# cores; a machine with many more cores runs more frame threads, README "Known limits"). 1 s cost
+# `check` about a second on the 10-minute 1080p file (benchmarks/bench_check.py, session 34).
+WHOLE_LOOKAHEAD_S = 0.3
+
+
 class WholeSpans:
     """Every frame shown inside some stretches of the timeline, grey and small, gathered while
     `read_frames_also` decodes its way to the frames it was asked for.
@@ -272,9 +279,12 @@ def read_frames_also(
     also_out: list[np.ndarray | None] = [None] * len(also)
     shown = np.zeros(len(times))
 
+    stored: list[tuple | None] = [None]  # the frame given for the previous time asked
+
     def store(i: int, chosen: tuple) -> None:
         out[i] = _image(chosen[1], long_side, size)
         shown[i] = chosen[0]
+        stored[0] = chosen
         if i in also:
             also_out[also[i]] = _image(chosen[1], long_side, also_size)
 
@@ -289,13 +299,22 @@ def read_frames_also(
         last = None  # (time, frame) most recently decoded
         for i in order:
             t = float(times[i])
+            prev = stored[0]
+            if prev is not None and last is not None and prev[0] <= t < last[0]:
+                # Shown by the frame given last (no frame the decoder gives lies between it and `last`):
+                # overlapping windows ask for one time again and again, and a seek back to a keyframe
+                # seconds earlier to find the same frame made short files' decoding quadratic.
+                store(i, prev)
+                continue
             if decoder is None or last is None or t < last[0] or t - last[0] > 2.0:
                 # Seek: cheaper than decoding forward through more than a couple of seconds.
                 c.seek(int(max(t, 0.0) / stream.time_base) if stream.time_base else 0, stream=stream, backward=True)
                 decoder, last = c.decode(stream), None
             if whole is not None and skip_b_frames:
                 # The decoder reads this setting frame by frame: B-frames only inside the stretches.
-                dense = whole.wanted(-np.inf if last is None else last[0], t)
+                # Looking WHOLE_LOOKAHEAD_S ahead: the threaded decoder takes in a stretch's first
+                # packets while still giving the frames before it, and a B-frame skipped then is lost.
+                dense = whole.wanted(-np.inf if last is None else last[0], t + WHOLE_LOOKAHEAD_S)
                 stream.codec_context.skip_frame = "DEFAULT" if dense else "BIDIR"
             chosen = last
             try:

@@ -156,6 +156,11 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
     return out
 
 
+# Changes when the decoder gives other frames for the same file (2: session 34, whole stretches
+# gathered without seeking back, every B-frame in them as a full decode gives it).
+DECODE_VERSION = 2
+
+
 def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     """The clip's model inputs from `cache`, decoded and stored there on first use.
 
@@ -165,7 +170,7 @@ def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
     cfg = analyzer.model.cfg
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{cfg.fps}|{cfg.n_samples}|{MAX_WINDOWS}"
-                         f"{window_plan.planning_key()}|sync{window_plan.SYNC_SPAN_S}".encode()).hexdigest()[:24]
+                         f"{window_plan.planning_key()}|sync{window_plan.SYNC_SPAN_S}|{DECODE_VERSION}".encode()).hexdigest()[:24]
     file = cache / f"{key}.npz"
     try:
         with np.load(file) as z:

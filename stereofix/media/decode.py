@@ -210,6 +210,10 @@ def read_frames(
     return frames, shown
 
 
+# Changes when the same file decodes to other frames, so caches of decoded inputs
+# (train.calibrate.cached_inputs) are not mixed (2: session 34, repeated instants given without
+# seeking back, every B-frame of a whole stretch as a full decode gives it).
+DECODE_VERSION = 2
 # How far past the frame asked for a stretch of WholeSpans turns B-frame decoding on (seconds): more
 # than the decoder's delay (its frame threads plus the B-frames' reordering, a few frames on two
 # cores; a machine with many more cores runs more frame threads, README "Known limits"). 1 s cost
@@ -279,12 +283,13 @@ def read_frames_also(
     also_out: list[np.ndarray | None] = [None] * len(also)
     shown = np.zeros(len(times))
 
-    stored: list[tuple | None] = [None]  # the frame given for the previous time asked
+    given: tuple | None = None  # (time, frame) given for the previous time asked
 
     def store(i: int, chosen: tuple) -> None:
+        nonlocal given
         out[i] = _image(chosen[1], long_side, size)
         shown[i] = chosen[0]
-        stored[0] = chosen
+        given = chosen
         if i in also:
             also_out[also[i]] = _image(chosen[1], long_side, also_size)
 
@@ -299,12 +304,11 @@ def read_frames_also(
         last = None  # (time, frame) most recently decoded
         for i in order:
             t = float(times[i])
-            prev = stored[0]
-            if prev is not None and last is not None and prev[0] <= t < last[0]:
+            if given is not None and last is not None and given[0] <= t < last[0]:
                 # Shown by the frame given last (no frame the decoder gives lies between it and `last`):
                 # overlapping windows ask for one time again and again, and a seek back to a keyframe
                 # seconds earlier to find the same frame made short files' decoding quadratic.
-                store(i, prev)
+                store(i, given)
                 continue
             if decoder is None or last is None or t < last[0] or t - last[0] > 2.0:
                 # Seek: cheaper than decoding forward through more than a couple of seconds.

@@ -42,6 +42,7 @@ import numpy as np
 from stereofix.errors import InputError
 from stereofix.infer import Analyzer, check, read_picture, score_windows
 from stereofix.inputs import WindowInputs, prepare
+from stereofix.media.decode import DECODE_VERSION
 from stereofix.sync import file_sync, whole_span
 from stereofix import windows as window_plan
 from stereofix.windows import MAX_WINDOWS, Window
@@ -154,11 +155,6 @@ def score_clips(analyzer: Analyzer, folder: Path, progress: Callable[[int, int],
         if progress:
             progress(i + 1, len(scenes))
     return out
-
-
-# Changes when the decoder gives other frames for the same file (2: session 34, whole stretches
-# gathered without seeking back, every B-frame in them as a full decode gives it).
-DECODE_VERSION = 2
 
 
 def cached_inputs(path: Path, analyzer: Analyzer, cache: Path) -> WindowInputs:
@@ -372,8 +368,8 @@ def _near_weak_threshold(sync: np.ndarray, conf: np.ndarray, abstain: np.ndarray
     if sure_sync is None or margin <= 0:
         return np.zeros(sync.shape, bool)
     band = _passes(sync, min_sync) & ~_passes(sync, sure_sync)
-    odds = np.log(np.clip(conf, 1e-12, 1 - 1e-12)) - np.log(np.clip(1 - conf, 1e-12, 1))
-    return abstain & band & (conf >= HIGH_CONFIDENCE) & (odds > logit(weak_decide) - margin)
+    near = 1 / (1 + math.exp(margin - logit(weak_decide)))  # `margin` logits below the threshold
+    return abstain & band & (conf >= HIGH_CONFIDENCE) & (conf > near)
 
 
 def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:

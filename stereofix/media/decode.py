@@ -7,6 +7,7 @@ offsets, gaps, variable frame rate and edit lists stay aligned.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -214,11 +215,33 @@ def read_frames(
 # (train.calibrate.cached_inputs) are not mixed (2: session 34, repeated instants given without
 # seeking back, every B-frame of a whole stretch as a full decode gives it).
 DECODE_VERSION = 2
-# How far past the frame asked for a stretch of WholeSpans turns B-frame decoding on (seconds): more
-# than the decoder's delay (its frame threads plus the B-frames' reordering, a few frames on two
-# cores; a machine with many more cores runs more frame threads, README "Known limits"). 1 s cost
-# `check` about a second on the 10-minute 1080p file (benchmarks/bench_check.py, session 34).
+# How far past the frame asked for a stretch of WholeSpans turns B-frame decoding on (seconds), at
+# least: more than the decoder's delay, which is its frame threads plus the B-frames' reordering
+# (`whole_lookahead_s` scales it by the threads: a machine with many cores runs many more, and
+# 16 threads on a 0.3 s look-ahead left 9 of 20145 whole frames of 60 validation clips decoded
+# against a skipped B-frame, session 35). 1 s cost `check` about a second on the 10-minute 1080p
+# file (benchmarks/bench_check.py, session 34).
 WHOLE_LOOKAHEAD_S = 0.3
+# Frames the decoder may hold beyond its threads' (x264's B-pyramid reorders up to about 3-4).
+REORDER_FRAMES = 4
+# FFmpeg's own choice of threads when left to it: one more than the cores, at most 16.
+_AUTO_THREADS_MAX = 16
+
+
+def frame_threads(stream) -> int:
+    """The frame threads `stream`'s decoder runs (or will, once it opens with FFmpeg's choice)."""
+    n = int(stream.codec_context.thread_count or 0)
+    if n > 0:
+        return n
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores + 1, _AUTO_THREADS_MAX)
+
+
+def whole_lookahead_s(stream) -> float:
+    """How far ahead B-frame decoding turns on before a whole stretch: the decoder's delay in
+    frames (threads plus reordering) at the stream's rate, never less than WHOLE_LOOKAHEAD_S."""
+    rate = stream.average_rate or stream.guessed_rate or 30
+    return max(WHOLE_LOOKAHEAD_S, (frame_threads(stream) + REORDER_FRAMES) / float(rate))
 
 
 class WholeSpans:
@@ -302,6 +325,7 @@ def read_frames_also(
             stream.codec_context.skip_frame = "BIDIR"
         decoder = None
         last = None  # (time, frame) most recently decoded
+        lookahead = whole_lookahead_s(stream)
         for i in order:
             t = float(times[i])
             if given is not None and last is not None and given[0] <= t < last[0]:
@@ -316,9 +340,9 @@ def read_frames_also(
                 decoder, last = c.decode(stream), None
             if whole is not None and skip_b_frames:
                 # The decoder reads this setting frame by frame: B-frames only inside the stretches.
-                # Looking WHOLE_LOOKAHEAD_S ahead: the threaded decoder takes in a stretch's first
+                # Looking ahead (whole_lookahead_s): the threaded decoder takes in a stretch's first
                 # packets while still giving the frames before it, and a B-frame skipped then is lost.
-                dense = whole.wanted(-np.inf if last is None else last[0], t + WHOLE_LOOKAHEAD_S)
+                dense = whole.wanted(-np.inf if last is None else last[0], t + lookahead)
                 stream.codec_context.skip_frame = "DEFAULT" if dense else "BIDIR"
             chosen = last
             try:

@@ -530,6 +530,10 @@ def train_calibrate(
         float,
         typer.Option("--weak-margin", min=0.0, help="Logits by which the second line's threshold must clear every must-abstain validation clip below that line that the network is 0.8 sure of (0: none, as the shipped file was fitted; README \"Design notes\", session 34)."),
     ] = 0.0,
+    sync_margin: Annotated[
+        float,
+        typer.Option("--sync-margin", min=0.0, help="Synchrony by which the line above which a must-abstain validation clip that the network is 0.8 sure of would be decided must clear it (0: none, as the shipped file was fitted; README \"Design notes\", session 35)."),
+    ] = 0.0,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -557,7 +561,7 @@ def train_calibrate(
             if scores is not None:
                 save_scores(scores, by_folder, sha, attention_prior)
         cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]], tiers=two_tiers,
-                           attention_prior=attention_prior, weak_margin=weak_margin)
+                           attention_prior=attention_prior, weak_margin=weak_margin, sync_margin=sync_margin)
         for key, what in (("decide_found", "clip"), ("segment_decide_found", "stretch (so `mixed` will hardly ever be reported)")):
             if not figures[key]:
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)

@@ -233,14 +233,7 @@ def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips():
     from stereofix.train import calibrate
     from stereofix.verdict import logit as logit_of
 
-    rng = np.random.default_rng(11)
-    clips = []
-    for i in range(150):
-        clips += [_clip("single", f, rng.uniform(0.5, 3.0), rng.uniform(0.4, 0.9), i) for f in (False, True)]
-    for i in range(150, 230):
-        clips += [_clip("single", f, rng.uniform(4.0, 9.0), rng.uniform(0.06, 0.14), i) for f in (False, True)]
-    for i in range(230, 400):
-        clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.0, 3.5), rng.uniform(0.06, 0.14), i) for f in (False, True)]
+    clips = _offscreen_tail(11, sure_low_sync=(0.06, 0.14), offscreen_sync=(0.06, 0.14))
 
     def near_misses(cal):
         """Must-abstain clips in the weak band, 0.8 sure, less than WEAK_MARGIN logits below its threshold."""
@@ -261,14 +254,59 @@ def test_the_weak_tier_keeps_a_margin_above_the_surest_must_abstain_clips():
     assert fig["val_clear_abstention"] >= loose_fig["val_clear_abstention"]  # the margin costs, never buys
 
 
+def test_the_synchrony_line_keeps_a_margin_above_the_surest_must_abstain_clips():
+    """The same tail on the other axis: off-screen scenes fairly surely credited to a thing in view,
+    at synchronies just under the second line. Without the margin the line lands just above the
+    surest of them; with it, none that is 0.8 sure lies within SYNC_MARGIN below a line it would be
+    decided above."""
+    from stereofix.train import calibrate
+
+    clips = _offscreen_tail(12, sure_low_sync=(0.15, 0.3), offscreen_sync=(-0.05, 0.14))
+
+    def near_misses(cal):
+        """Must-abstain clips 0.8 sure, undecided, less than 0.05 below a line they would pass."""
+        out = 0
+        for c in clips:
+            v = decide(calibrate.windows_of(c), cal, c.sync)
+            conf = max(v.p_swapped, 1 - v.p_swapped)
+            if c.scene_type != "offscreen" or conf < calibrate.HIGH_CONFIDENCE or v.verdict != "uncertain":
+                continue
+            lines = [cal.min_sync] if cal.min_sync is not None and conf >= (cal.decide_weak_sync if cal.sure_sync is not None else cal.decide) else []
+            lines += [cal.sure_sync] if cal.sure_sync is not None and conf >= cal.decide else []
+            out += any(line - 0.05 <= c.sync < line for line in lines)
+        return out
+
+    loose, loose_fig = fit(clips, sync_margin=0.0)
+    kept, fig = fit(clips, sync_margin=0.05)
+    assert near_misses(loose) > 0  # the case the margin is for
+    assert near_misses(kept) == 0 and fig["val_abstain_near_sync_line"] == 0 and fig["sync_margin"] == 0.05
+    assert fig["val_abstain_decided_high_confidence"] == 0
+    assert fig["val_clear_abstention"] >= loose_fig["val_clear_abstention"]  # the margin costs, never buys
+
+
 def test_train_calibrate_keeps_the_libraries_weak_margin_by_default():
     """The CLI spells its default out (it imports no torch to build its help): keep it the library's."""
     import inspect
 
     from stereofix.cli import train_calibrate
-    from stereofix.train.calibrate import WEAK_MARGIN
+    from stereofix.train.calibrate import SYNC_MARGIN, WEAK_MARGIN
 
     assert inspect.signature(train_calibrate).parameters["weak_margin"].default == WEAK_MARGIN
+    assert inspect.signature(train_calibrate).parameters["sync_margin"].default == SYNC_MARGIN
+
+
+def _offscreen_tail(seed: int, sure_low_sync: tuple[float, float], offscreen_sync: tuple[float, float]) -> list[ClipScore]:
+    """Clear-sided scenes, most well in sync, some at low synchrony but very sure; off-screen scenes,
+    some of them fairly surely credited to a thing in view (both orientations of each)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(150):
+        clips += [_clip("single", f, rng.uniform(0.5, 3.0), rng.uniform(0.4, 0.9), i) for f in (False, True)]
+    for i in range(150, 230):
+        clips += [_clip("single", f, rng.uniform(4.0, 9.0), rng.uniform(*sure_low_sync), i) for f in (False, True)]
+    for i in range(230, 400):
+        clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.0, 3.5), rng.uniform(*offscreen_sync), i) for f in (False, True)]
+    return clips
 
 
 def _clip(kind: str, flipped: bool, logit: float, sync: float | None, i: int) -> ClipScore:

@@ -84,6 +84,12 @@ HIGH_CONFIDENCE = 0.8
 # tried in session 34 and not shipped (on four validation folders it moved the sure calls rather
 # than removing them, README "Design notes").
 WEAK_MARGIN = 0.0
+# Synchrony by which the line a must-abstain clip would be decided above (the second line for a clip
+# `decide` sure, the gate for one the weak tier's threshold sure) must clear every such clip the
+# network is HIGH_CONFIDENCE sure of (`train calibrate --sync-margin`): the same tail as WEAK_MARGIN's
+# on the other axis, where session 34's probability margin moved the sure calls. 0: none, as the
+# shipped file was fitted (README "Design notes", session 35).
+SYNC_MARGIN = 0.0
 # The synchrony reading new calibrations are fitted on (verdict.Calibration.sync_reading); saved
 # scores read another way are scored again.
 SYNC_READING = "whole"
@@ -244,7 +250,7 @@ def _fit_scale(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = ATTENTION_PRIOR,
-        weak_margin: float | None = None) -> tuple[Calibration, dict]:
+        weak_margin: float | None = None, sync_margin: float | None = None) -> tuple[Calibration, dict]:
     """Calibration constants and the validation figures they give.
 
     tiers: search two tiers of synchrony as well as one gate. Off by default in session 32 (the
@@ -254,8 +260,11 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
     attention_prior: the steering the scores were made with (score_clips), carried by the calibration.
     weak_margin: logits the weak tier's threshold must clear the surest must-abstain clips in its band
     by (None: WEAK_MARGIN, which is 0: none, as the shipped file was fitted).
+    sync_margin: synchrony by which the line above which a must-abstain clip would be decided must
+    clear the surest of them (None: SYNC_MARGIN, 0: none).
     """
     margin = WEAK_MARGIN if weak_margin is None else weak_margin
+    s_margin = SYNC_MARGIN if sync_margin is None else sync_margin
     win_logits = np.array([l for s in scores for l in s.logits])
     win_labels = np.array([float(s.flipped) for s in scores for _ in s.logits])
     temperature = 1.0 / _fit_scale(win_logits, win_labels)
@@ -284,12 +293,13 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2])
         sure_calls = abstain & ((decided_r & (conf >= HIGH_CONFIDENCE)) | (mixed_r & (split_sure >= HIGH_CONFIDENCE)))
         near = _near_weak_threshold(sync, conf, abstain, g, g2, t, margin) & ~sure_calls
-        rules.append((g, g2, t, *found, int(sure_calls.sum()), int(near.sum())))
-    # First min: the rule met with no must-abstain clip decided surely nor within the weak tier's
-    # margin of it; then no gate, then one tier, on a tie.
-    best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] + r[11] > 0, r[9]))
+        near_line = _near_sync_line(sync, conf, abstain, g, g2, t, found[2], s_margin) & ~sure_calls & ~near
+        rules.append((g, g2, t, *found, int(sure_calls.sum()), int(near.sum()), int(near_line.sum())))
+    # First min: the rule met with no must-abstain clip decided surely nor within either margin of
+    # it; then no gate, then one tier, on a tie.
+    best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] + r[11] + r[12] > 0, r[9]))
     (min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak,
-     undecided, high, near_high) = best
+     undecided, high, near_high, near_line) = best
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
     mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
@@ -345,6 +355,10 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         # its threshold (0 unless no rule on the grid avoids it).
         "val_abstain_near_weak_threshold": near_high,
         "weak_margin": margin,
+        # Must-abstain clips HIGH_CONFIDENCE sure, undecided, and less than SYNC_MARGIN below the
+        # synchrony line above which they would be decided (0 unless no rule on the grid avoids it).
+        "val_abstain_near_sync_line": near_line,
+        "sync_margin": s_margin,
         "val_window_accuracy_clear": float(win_correct[win_clear].mean()) if win_clear.any() else None,
         # Simulated half-swapped copies of the clear-sided clips: their verdicts, reported, not fitted.
         "val_half_swapped_clips": len(halves_v),
@@ -370,6 +384,25 @@ def _near_weak_threshold(sync: np.ndarray, conf: np.ndarray, abstain: np.ndarray
     band = _passes(sync, min_sync) & ~_passes(sync, sure_sync)
     near = 1 / (1 + math.exp(margin - logit(weak_decide)))  # `margin` logits below the threshold
     return abstain & band & (conf >= HIGH_CONFIDENCE) & (conf > near)
+
+
+def _near_sync_line(sync: np.ndarray, conf: np.ndarray, abstain: np.ndarray, min_sync: float | None,
+                    sure_sync: float | None, weak_decide: float, decide: float, margin: float) -> np.ndarray:
+    """Must-abstain clips at least HIGH_CONFIDENCE sure whose synchrony falls less than `margin`
+    below a line they would be decided above at their confidence: the second line for a clip
+    `decide` sure, the gate for one `weak_decide` sure (the gate alone with one tier); none without
+    a gate. Undecided now, they are near misses of a sure call on fresh scenes."""
+    if min_sync is None or margin <= 0:
+        return np.zeros(sync.shape, bool)
+    s = np.nan_to_num(sync, nan=-np.inf)
+    sure = abstain & (conf >= HIGH_CONFIDENCE)
+    lines = [(min_sync, decide if sure_sync is None else weak_decide)]
+    if sure_sync is not None:
+        lines.append((sure_sync, decide))
+    near = np.zeros(sync.shape, bool)
+    for line, needs in lines:
+        near |= sure & (conf >= needs) & (s < line) & (s >= line - margin)
+    return near
 
 
 def _passes(sync: np.ndarray, min_sync: float | None) -> np.ndarray:

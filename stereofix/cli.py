@@ -534,6 +534,14 @@ def train_calibrate(
         float,
         typer.Option("--sync-margin", min=0.0, help="Synchrony by which the line above which a must-abstain validation clip that the network is 0.8 sure of would be decided must clear it (0: none, as the shipped file was fitted; README \"Design notes\", session 35)."),
     ] = 0.0,
+    mixed_scope: Annotated[
+        str,
+        typer.Option("--mixed-scope", help="Which validation clips `mixed` is judged on: \"clear\" (clear-sided ones: the stretch budget and the map of the probability given with `mixed`, as files before session 35 were fitted) or \"every\" (every clip where nothing is exchanged: the default since session 35; README \"Design notes\")."),
+    ] = "every",
+    doubt_splits: Annotated[
+        bool,
+        typer.Option("--doubt-splits/--no-doubt-splits", help="With --mixed-scope every: files whose windows split into stretches of alternating sides too weakly for `mixed` are `uncertain`, not given one verdict for the whole file (the default since session 35; README \"Design notes\")."),
+    ] = True,
     device: DeviceOpt = Device.auto,
     threads: ThreadsOpt = None,
     quiet: QuietOpt = False,
@@ -561,7 +569,8 @@ def train_calibrate(
             if scores is not None:
                 save_scores(scores, by_folder, sha, attention_prior)
         cal, figures = fit([x for folder in clips for x in by_folder[str(folder)]], tiers=two_tiers,
-                           attention_prior=attention_prior, weak_margin=weak_margin, sync_margin=sync_margin)
+                           attention_prior=attention_prior, weak_margin=weak_margin, sync_margin=sync_margin,
+                           mixed_scope=mixed_scope, doubt_splits=doubt_splits)
         for key, what in (("decide_found", "clip"), ("segment_decide_found", "stretch (so `mixed` will hardly ever be reported)")):
             if not figures[key]:
                 log.warning("no %s threshold meets the calibration rule on these clips; the strictest is used", what)

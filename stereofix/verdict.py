@@ -64,6 +64,10 @@ class Calibration:
     # added to the attention's logits (FlipNet.attend's prior). 0: the network alone (files
     # calibrated before session 33).
     attention_prior: float = 0.0
+    # A split at least this sure but below `segment_decide` makes the file `uncertain`: its windows
+    # disagree in stretches too much for one verdict on the whole file, too weakly for `mixed`.
+    # None: no such threshold (files calibrated before session 35; README "Design notes").
+    doubt_split: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "Calibration":
@@ -150,6 +154,7 @@ def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = No
     where the calibration asks for it) the file is `uncertain` whatever the windows say: the sound
     may come from outside the frame, credited to a silent thing in view. Below `cal.sure_sync` it
     is decided only when the clip probability reaches `cal.decide_weak_sync`, and never `mixed`.
+    A split short of `segment_decide` but at least `cal.doubt_split` sure makes the file `uncertain`.
     """
     for w in windows:
         if w.logit is not None:
@@ -167,6 +172,9 @@ def decide(windows: list[WindowScore], cal: Calibration, sync: float | None = No
     if split is not None and split[0] >= cal.segment_decide:
         outer = (min(w.start for w in windows), max(w.end for w in windows))
         return Verdict("mixed", mixed_probability(split[0], cal), p, windows, _stretches(scored, split[1], z, outer))
+    if split is not None and cal.doubt_split is not None and split[0] >= cal.doubt_split:
+        return Verdict("uncertain", None, p, windows,
+                       reason="the windows disagree: some stretches one way, some the other, not surely enough for mixed")
     threshold = cal.decide_weak_sync if weak else cal.decide
     if p >= threshold:
         return Verdict("swapped", p, p, windows)

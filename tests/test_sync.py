@@ -7,6 +7,7 @@ import pytest
 
 from stereofix import windows
 from stereofix.sync import null_shifts, picture_sync
+from stereofix.errors import InputError
 from stereofix.train.calibrate import ClipScore, fit
 from stereofix.verdict import Calibration, WindowScore, decide
 
@@ -284,15 +285,60 @@ def test_the_synchrony_line_keeps_a_margin_above_the_surest_must_abstain_clips()
     assert fig["val_clear_abstention"] >= loose_fig["val_clear_abstention"]  # the margin costs, never buys
 
 
+def test_mixed_is_judged_on_every_clip_where_nothing_is_exchanged():
+    """Two sources on opposite sides, the network following one then the other: nothing is exchanged,
+    so `mixed` is wrong on them. Judged on the clear-sided clips alone, the stretch threshold lets
+    half of them through and the probability given with `mixed` never hears of those mistakes, so
+    it overstates how often `mixed` is right; judged on every clip, at most MIXED_BUDGET of them are
+    `mixed` and the probability given matches how often it is right."""
+    from stereofix.train import calibrate
+
+    clips = _two_sources_taking_turns(13)
+
+    def overstated(cal):
+        """Mean probability given with `mixed` less the share right, over every call: the clips (all
+        wrong) and the clear-sided clips' half-swapped copies."""
+        calls = [(v.probability, False) for c in clips if (v := decide(calibrate.windows_of(c), cal, c.sync)).verdict == "mixed"]
+        copies = [(c, decide(h, cal, c.sync)) for c in clips if c.scene_type == "single" and not c.flipped and (h := calibrate.half_swapped(c))]
+        calls += [(v.probability, calibrate.stretches_right(v.stretches, c)) for c, v in copies if v.verdict == "mixed"]
+        return float(np.mean([q for q, _ in calls]) - np.mean([r for _, r in calls]))
+
+    narrow_cal, narrow = fit(clips, mixed_scope="clear")
+    cal, every = fit(clips, mixed_scope="every")
+    assert narrow["val_other_called_mixed"] > 10 * calibrate.MIXED_BUDGET and overstated(narrow_cal) > 0.2  # the case
+    assert every["val_other_called_mixed"] <= calibrate.MIXED_BUDGET and every["segment_decide_found"]
+    assert every["segment_decide"] > narrow["segment_decide"] and every["mixed_scope"] == "every"
+    assert abs(overstated(cal)) < 0.05
+    with pytest.raises(InputError):
+        fit(clips, mixed_scope="some")
+
+
+def test_weak_splits_are_doubts_where_the_stretch_threshold_rose():
+    """Judged on every clip, the stretch threshold for `mixed` rises; the weak splits it no longer
+    calls `mixed` must not become one verdict for the whole file: half-swapped copies decided whole
+    stay as few as with the clear-sided budget alone, and the doubt sits where that budget put the
+    stretch threshold."""
+    clips = _two_sources_taking_turns(14)
+    narrow_cal, narrow = fit(clips, mixed_scope="clear")
+    _, alone = fit(clips, mixed_scope="every", doubt_splits=False)
+    cal, doubting = fit(clips, mixed_scope="every", doubt_splits=True)
+    assert alone["val_half_swapped_decided_whole"] > narrow["val_half_swapped_decided_whole"]  # the case
+    assert cal.doubt_split == narrow_cal.segment_decide < cal.segment_decide
+    assert doubting["val_half_swapped_decided_whole"] <= narrow["val_half_swapped_decided_whole"]
+    assert doubting["val_other_called_mixed"] == alone["val_other_called_mixed"] <= 0.02
+
+
 def test_train_calibrate_keeps_the_libraries_weak_margin_by_default():
     """The CLI spells its default out (it imports no torch to build its help): keep it the library's."""
     import inspect
 
     from stereofix.cli import train_calibrate
-    from stereofix.train.calibrate import SYNC_MARGIN, WEAK_MARGIN
+    from stereofix.train.calibrate import DOUBT_SPLITS, MIXED_SCOPE, SYNC_MARGIN, WEAK_MARGIN
 
     assert inspect.signature(train_calibrate).parameters["weak_margin"].default == WEAK_MARGIN
     assert inspect.signature(train_calibrate).parameters["sync_margin"].default == SYNC_MARGIN
+    assert inspect.signature(train_calibrate).parameters["mixed_scope"].default == MIXED_SCOPE
+    assert inspect.signature(train_calibrate).parameters["doubt_splits"].default == DOUBT_SPLITS
 
 
 def _offscreen_tail(seed: int, sure_low_sync: tuple[float, float], offscreen_sync: tuple[float, float]) -> list[ClipScore]:
@@ -306,6 +352,22 @@ def _offscreen_tail(seed: int, sure_low_sync: tuple[float, float], offscreen_syn
         clips += [_clip("single", f, rng.uniform(4.0, 9.0), rng.uniform(*sure_low_sync), i) for f in (False, True)]
     for i in range(230, 400):
         clips += [_clip("offscreen", f, rng.choice([-1, 1]) * rng.uniform(0.0, 3.5), rng.uniform(*offscreen_sync), i) for f in (False, True)]
+    return clips
+
+
+def _two_sources_taking_turns(seed: int) -> list[ClipScore]:
+    """Clear-sided scenes, and scenes of two sources on opposite sides whose windows follow one
+    source then the other (nothing exchanged; both orientations of each)."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(150):
+        clips += [_clip("single", f, rng.uniform(1.0, 3.0), 0.5, i) for f in (False, True)]
+    for i in range(150, 230):
+        a, sign = rng.uniform(0.6, 1.6), rng.choice([-1, 1])
+        for f in (False, True):
+            logits = [(1 if f else -1) * sign * (a if k < 4 else -a) + e for k, e in enumerate(rng.normal(0.0, 0.5, 8))]
+            clips.append(ClipScore(f"o{i}.mp4", "two_opposite", 0, f, logits, [float(k) for k in range(8)],
+                                   [k + 2.0 for k in range(8)], 10.0, 0.5))
     return clips
 
 

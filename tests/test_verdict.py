@@ -55,6 +55,20 @@ def test_a_faintly_heard_flipped_half_still_makes_the_file_mixed():
     assert 0.9 <= v.probability < 1 and v.p_swapped < 0.1
 
 
+def test_a_weak_split_is_a_doubt_not_one_verdict_for_the_whole_file():
+    """The loud half says ok surely, the faint half says swapped a little: short of `mixed`, yet with
+    a doubt threshold the file is `uncertain` rather than `ok`, which would hide a flipped half
+    (and `swapped`, which `repair` would act on, would spoil the right half)."""
+    ws = [-8, -7, -9, -8, 0.8, 0.9, 0.7, 0.8]
+    plain = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, segment_decide=0.95)
+    assert decide(_windows(ws), plain).verdict == "ok"
+    doubting = Calibration(window_temperature=1.0, clip_scale=1.0, decide=0.9, segment_decide=0.95, doubt_split=0.6)
+    v = decide(_windows(ws), doubting)
+    assert v.verdict == "uncertain" and "disagree" in v.reason and v.p_swapped < 0.1
+    assert decide(_windows([-8, -7, -9, -8, 4, 5, 4, 5]), doubting).verdict == "mixed"  # a sure split is still mixed
+    assert decide(_windows([-8, -7, -9, -8, -6, -7, -8, -6]), doubting).verdict == "ok"  # no split: decided
+
+
 def test_a_flipped_stretch_in_the_middle_is_found_and_timed():
     v = decide(_windows([-6, -5, -6, 5, 6, 5, -6, -5, -6]), CAL)
     assert v.verdict == "mixed" and v.stretches == [(6.0, 12.0)]

@@ -11,7 +11,8 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
    (centred, off-screen, dual-mono, noise-only) through as `ok` or `swapped`;
 4. the stretch threshold (a file is `mixed` when its windows split into stretches of alternating
    sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
-   clear-sided clips `mixed`; it is fitted before the decision threshold, and must-abstain clips
+   clear-sided clips `mixed` (and, with the scope "every", at most that share of the other clips a
+   side can be heard in: two opposite sources, a source crossing); it is fitted before the decision threshold, and must-abstain clips
    called `mixed` count against that one's budget; the synchrony gate (`verdict.Calibration.min_sync`,
    and with `fit(tiers=True)` a second tier above it, `sure_sync`, below which a verdict must be
    `decide_weak_sync` sure and is never `mixed`) is searched with steps 3 and 4: the setting that
@@ -19,7 +20,8 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
    WEAK_MARGIN of the weak tier's threshold, where one does, and leaves the fewest clear-sided clips
    undecided wins, no gate and then one tier on a tie;
 5. the probability given with `mixed` is mapped, sigmoid(a * logit(least sure stretch) + b), to how
-   often the validation clips' `mixed` verdicts were right (below); it changes no verdict.
+   often the validation clips' `mixed` verdicts were right (below; with the scope "clear" the
+   clear-sided clips' alone among the validation clips); it changes no verdict.
 
 Half-swapped copies of the clear-sided clips are simulated from the window times (windows after
 the half negated: the logit is exactly antisymmetric; windows across it left out) and their
@@ -46,7 +48,7 @@ from stereofix.media.decode import DECODE_VERSION
 from stereofix.sync import file_sync, whole_span
 from stereofix import windows as window_plan
 from stereofix.windows import MAX_WINDOWS, Window
-from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit
+from stereofix.verdict import Calibration, WindowScore, best_split, decide as decide_verdict, logit, mixed_probability
 
 ABSTAIN_TYPES = ("centred", "offscreen", "dual_mono", "noise_only")
 # "A clear-sided visible source": one visible sounding source (possibly moving, possibly among silent
@@ -90,6 +92,20 @@ WEAK_MARGIN = 0.0
 # on the other axis, where session 34's probability margin moved the sure calls. 0: none, as the
 # shipped file was fitted (README "Design notes", session 35).
 SYNC_MARGIN = 0.0
+# Which validation clips `mixed` is judged on (`train calibrate --mixed-scope`): "clear", the
+# clear-sided ones (the stretch budget and the map of the probability given with `mixed`, as the
+# files before session 35 were fitted); "every", every clip where nothing is exchanged: the budget
+# kept on the clear-sided clips and, apart, on the others a side can be heard in (two opposite
+# sources, a source crossing), and the map fitted on every clip called `mixed`. "every" since
+# session 35: "clear" left 48 of the 56 wrong `mixed` calls on validation out of both and gave
+# every `mixed` p 0.846 or more, a dual-mono scene's included (README "Design notes").
+MIXED_SCOPES = ("clear", "every")
+MIXED_SCOPE = "every"
+# With the scope "every": a third stretch threshold (`verdict.Calibration.doubt_split`) where the
+# stretch threshold was fitted before (the clear-sided budget alone), below `segment_decide`: a file
+# whose windows split that surely is `uncertain`, not one verdict for the whole file (the scope
+# alone decided 20.7% of half-swapped validation copies whole; README "Design notes", session 35).
+DOUBT_SPLITS = True
 # The synchrony reading new calibrations are fitted on (verdict.Calibration.sync_reading); saved
 # scores read another way are scored again.
 SYNC_READING = "whole"
@@ -250,7 +266,8 @@ def _fit_scale(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = ATTENTION_PRIOR,
-        weak_margin: float | None = None, sync_margin: float | None = None) -> tuple[Calibration, dict]:
+        weak_margin: float | None = None, sync_margin: float | None = None,
+        mixed_scope: str | None = None, doubt_splits: bool | None = None) -> tuple[Calibration, dict]:
     """Calibration constants and the validation figures they give.
 
     tiers: search two tiers of synchrony as well as one gate. Off by default in session 32 (the
@@ -262,7 +279,13 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
     by (None: WEAK_MARGIN, which is 0: none, as the shipped file was fitted).
     sync_margin: synchrony by which the line above which a must-abstain clip would be decided must
     clear the surest of them (None: SYNC_MARGIN, 0: none).
+    mixed_scope: which clips `mixed` is judged on, one of MIXED_SCOPES (None: MIXED_SCOPE).
+    doubt_splits: with the scope "every", weak splits make a file `uncertain` (None: DOUBT_SPLITS).
     """
+    scope = MIXED_SCOPE if mixed_scope is None else mixed_scope
+    doubt_on = (DOUBT_SPLITS if doubt_splits is None else doubt_splits) and scope == "every"
+    if scope not in MIXED_SCOPES:
+        raise InputError(f"mixed scope {scope!r}: expected one of {', '.join(MIXED_SCOPES)}")
     margin = WEAK_MARGIN if weak_margin is None else weak_margin
     s_margin = SYNC_MARGIN if sync_margin is None else sync_margin
     win_logits = np.array([l for s in scores for l in s.logits])
@@ -275,6 +298,8 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
     p = 1 / (1 + np.exp(-np.clip(clip_scale * clip_mean, -60, 60)))
     clear = np.array([is_clear(s.scene_type, s.side) for s in scored])
     abstain = np.array([s.scene_type in ABSTAIN_TYPES for s in scored])
+    other = ~clear & ~abstain  # a side can be heard, but not one clear-sided source (two opposite, crossing)
+    mixed_budgeted = (clear, other) if scope == "every" else (clear,)
     correct = (p > 0.5) == (clip_labels > 0.5)
     split_sure = np.array([_split_sure(_in_time_order(s) / temperature, clip_scale) for s in scored])
     sync = np.array([np.nan if s.sync is None else s.sync for s in scored])
@@ -289,38 +314,42 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
     rules = []
     for g, g2, t in grid:
         sure, weak = _tiers(sync, conf, g, g2, t)
-        found = _thresholds(p, correct, clear, abstain, split_sure, sure, weak)
-        mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2])
+        found = _thresholds(p, correct, clear, abstain, split_sure, sure, weak, mixed_budgeted, doubt_on)
+        mixed_r, decided_r = _calls(conf, split_sure, sure, weak, found[0], found[2], found[7])
         sure_calls = abstain & ((decided_r & (conf >= HIGH_CONFIDENCE)) | (mixed_r & (split_sure >= HIGH_CONFIDENCE)))
         near = _near_weak_threshold(sync, conf, abstain, g, g2, t, margin) & ~sure_calls
         near_line = _near_sync_line(sync, conf, abstain, g, g2, t, found[2], s_margin) & ~sure_calls & ~near
-        rules.append((g, g2, t, *found, int(sure_calls.sum()), int(near.sum()), int(near_line.sum())))
+        rules.append((g, g2, t, *found[:7], int(sure_calls.sum()), int(near.sum()), int(near_line.sum()), found[7]))
     # First min: the rule met with no must-abstain clip decided surely nor within either margin of
     # it; then no gate, then one tier, on a tie.
     best = min(rules, key=lambda r: (not (r[4] and r[6]), r[10] + r[11] + r[12] > 0, r[9]))
     (min_sync, sure_sync, weak_decide, segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak,
-     undecided, high, near_high, near_line) = best
+     undecided, high, near_high, near_line, doubt) = best
     gate, weak = _tiers(sync, conf, min_sync, sure_sync, weak_decide)
-    mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
+    mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide, doubt)
+    doubted = gate & ~mixed & (split_sure >= doubt) if doubt is not None else np.zeros(gate.shape, bool)
     cal = Calibration(window_temperature=temperature, clip_scale=clip_scale, decide=decide, segment_decide=segment_decide,
                       min_sync=min_sync, sure_sync=sure_sync, decide_weak_sync=weak_decide, sync_reading=SYNC_READING,
-                      attention_prior=attention_prior)
+                      attention_prior=attention_prior, doubt_split=doubt)
     passes = _passes(sync, min_sync)  # the figures below: what the gate alone withholds
     wp = 1 / (1 + np.exp(-np.clip(win_logits / temperature, -60, 60)))
     win_clear = np.array([is_clear(s.scene_type, s.side) for s in scores for _ in s.logits])
     win_correct = (wp > 0.5) == (win_labels > 0.5)
     copies = [(s, h) for s in scored if is_clear(s.scene_type, s.side) and not s.flipped and (h := half_swapped(s))]
     halves = [(s, decide_verdict(h, cal, s.sync)) for s, h in copies]
-    # How often `mixed` is right, by how sure it was: wrong on every clear-sided clip (nothing in them
-    # is exchanged; `cal` has no map yet, so the probability given is the split's own), right on a
-    # half-swapped copy when its flipped stretches cover the exchanged half (overlap over union at
-    # least 1/2). The mix is this set's: one half-swapped copy per two clear clips.
-    called = [(float(q), False) for q in split_sure[clear & mixed]]
+    # How often `mixed` is right, by how sure it was: wrong on every validation clip (nothing in them
+    # is exchanged; `cal` has no map yet, so the probability given is the split's own; the scope
+    # "clear" counts the clear-sided ones alone), right on a half-swapped copy when its flipped
+    # stretches cover the exchanged half (overlap over union at least 1/2). The mix is this set's:
+    # one half-swapped copy per two clear clips.
+    judged = clear if scope == "clear" else np.ones_like(clear)
+    called = [(float(q), False) for q in split_sure[judged & mixed]]
     called += [(v.probability, stretches_right(v.stretches, s)) for s, v in halves if v.verdict == "mixed"]
     mixed_fit = _fit_platt(np.array([logit(q) for q, _ in called]), np.array([float(r) for _, r in called]))
     if mixed_fit is not None:
         cal = replace(cal, mixed_scale=mixed_fit[0], mixed_bias=mixed_fit[1])
     halves_v = [v.verdict for _, v in halves]
+    reported = np.array([mixed_probability(float(q), cal) for q in split_sure])  # as `check` gives it with `mixed`
     figures = {
         "val_clips": len(scored),
         "window_temperature": round(temperature, 4),
@@ -348,12 +377,21 @@ def fit(scores: list[ClipScore], tiers: bool = True, attention_prior: float = AT
         "val_clear_decided_accuracy": float(correct[clear & decided].mean()) if (clear & decided).any() else None,
         "val_clear_abstention": float(1 - decided[clear].mean()) if clear.any() else None,
         "val_clear_called_mixed": float(mixed[clear].mean()) if clear.any() else None,
+        # The other clips a side can be heard in (two opposite sources, a source crossing) called `mixed`.
+        "val_other_called_mixed": float(mixed[other].mean()) if other.any() else None,
+        "mixed_scope": scope,
+        # Weak splits made `uncertain` (None: no such threshold), and the clear-sided share they withhold.
+        "doubt_split": doubt,
+        "val_clear_doubted": float(doubted[clear].mean()) if clear.any() else None,
         "val_abstain_types_decided": float((decided | mixed)[abstain].mean()) if abstain.any() else None,
         # Must-abstain clips decided at HIGH_CONFIDENCE or surer (0 unless no rule on the grid avoids it).
         "val_abstain_decided_high_confidence": high,
         # Must-abstain clips HIGH_CONFIDENCE sure, in the weak tier's band and within WEAK_MARGIN of
         # its threshold (0 unless no rule on the grid avoids it).
         "val_abstain_near_weak_threshold": near_high,
+        # Must-abstain clips given `mixed` at HIGH_CONFIDENCE or more as `check` reports it (the map's
+        # probability; the rule above judges `mixed` by how sure the split is).
+        "val_abstain_mixed_high_confidence": int((abstain & mixed & (reported >= HIGH_CONFIDENCE)).sum()),
         "weak_margin": margin,
         # Must-abstain clips HIGH_CONFIDENCE sure, undecided, and less than SYNC_MARGIN below the
         # synchrony line above which they would be decided (0 unless no rule on the grid avoids it).
@@ -422,23 +460,23 @@ def _tiers(sync: np.ndarray, conf: np.ndarray, min_sync: float | None, sure_sync
     return sure, _passes(sync, min_sync) & ~sure & (conf >= weak_decide)
 
 
-def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None) -> tuple:
+def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None, mixed_budgeted=None, doubt: bool = False) -> tuple:
     """The rule's stretch and decision thresholds for clips that pass `gate`: (segment_decide, found,
-    decide, found, decide for accuracy alone, for the leak alone, clear-sided share undecided).
-    weak: clips decided whatever the thresholds (the weak tier's), counted in accuracy and the budget."""
+    decide, found, decide for accuracy alone, for the leak alone, clear-sided share undecided,
+    doubt_split or None).
+    weak: clips decided whatever the thresholds (the weak tier's), counted in accuracy and the budget.
+    mixed_budgeted: the groups of clips each kept within MIXED_BUDGET of `mixed` calls (default: the
+    clear-sided ones). doubt: a doubt threshold where the clear-sided ones alone put the stretch one."""
     weak = np.zeros(p.shape, bool) if weak is None else weak
-    segment_decide, segment_found = THRESHOLDS[-1], False
-    for t in THRESHOLDS:
-        split = gate & (split_sure >= t)
-        if _share(split[clear]) <= MIXED_BUDGET and _share(split[abstain]) <= ABSTAIN_LEAK:
-            segment_decide, segment_found = float(t), True
-            break
+    groups = (clear,) if mixed_budgeted is None else mixed_budgeted
+    segment_decide, segment_found = _stretch_threshold(split_sure, gate, abstain, groups)
+    doubt_split = min(_stretch_threshold(split_sure, gate, abstain, (clear,))[0], segment_decide) if doubt else None
     conf = np.maximum(p, 1 - p)
     decide, decide_found = THRESHOLDS[-1], False
     # Which half of the rule binds: the smallest threshold meeting each alone (None: none on the grid).
     for_accuracy = for_leak = None
     for t in THRESHOLDS:
-        mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, t)
+        mixed, decided = _calls(conf, split_sure, gate, weak, segment_decide, t, doubt_split)
         acc_ok = (correct[clear & decided].mean() if (clear & decided).any() else 1.0) >= TARGET_ACCURACY
         leak_ok = ((decided | mixed)[abstain].mean() if abstain.any() else 0.0) <= ABSTAIN_LEAK
         if acc_ok and for_accuracy is None:
@@ -447,16 +485,29 @@ def _thresholds(p, correct, clear, abstain, split_sure, gate, weak=None) -> tupl
             for_leak = float(t)
         if acc_ok and leak_ok and not decide_found:
             decide, decide_found = float(t), True
-    _, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide)
-    return segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, 1 - _share(decided[clear])
+    _, decided = _calls(conf, split_sure, gate, weak, segment_decide, decide, doubt_split)
+    return (segment_decide, segment_found, decide, decide_found, for_accuracy, for_leak, 1 - _share(decided[clear]),
+            doubt_split)
 
 
-def _calls(conf, split_sure, gate, weak, segment_decide: float, decide: float) -> tuple[np.ndarray, np.ndarray]:
+def _stretch_threshold(split_sure, gate, abstain, groups) -> tuple[float, bool]:
+    """The smallest stretch threshold that calls at most MIXED_BUDGET of each group `mixed` and at
+    most ABSTAIN_LEAK of the must-abstain clips (and whether one on the grid does; else its top)."""
+    for t in THRESHOLDS:
+        split = gate & (split_sure >= t)
+        if all(_share(split[g]) <= MIXED_BUDGET for g in groups) and _share(split[abstain]) <= ABSTAIN_LEAK:
+            return float(t), True
+    return float(THRESHOLDS[-1]), False
+
+
+def _calls(conf, split_sure, gate, weak, segment_decide: float, decide: float,
+           doubt_split: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(called `mixed`, called ok / swapped) under a rule, as verdict.decide calls them: past the
-    gate, `mixed` where a split is `segment_decide` sure, else decided at `decide`; the weak tier's
-    clips (`weak`) decided whatever the thresholds."""
+    gate, `mixed` where a split is `segment_decide` sure, `uncertain` where one is `doubt_split`
+    sure, else decided at `decide`; the weak tier's clips (`weak`) decided whatever the thresholds."""
     mixed = gate & (split_sure >= segment_decide)
-    return mixed, (gate & ~mixed & (conf >= decide)) | weak
+    held = mixed if doubt_split is None else gate & (split_sure >= doubt_split)
+    return mixed, (gate & ~held & (conf >= decide)) | weak
 
 
 def _share(mask: np.ndarray) -> float:

@@ -12,8 +12,10 @@ the channels exchanged = flipped, whose logits are exactly the negated ones). Th
 4. the stretch threshold (a file is `mixed` when its windows split into stretches of alternating
    sides each this sure, verdict.best_split) is the smallest that calls at most MIXED_BUDGET of the
    clear-sided clips `mixed` (and, with the scope "every", at most that share of the other clips a
-   side can be heard in: two opposite sources, a source crossing); it is fitted before the decision threshold, and must-abstain clips
-   called `mixed` count against that one's budget; the synchrony gate (`verdict.Calibration.min_sync`,
+   side can be heard in: two opposite sources, a source crossing; a split short of it but as sure as
+   the clear-sided clips alone would allow makes the file `uncertain`, `doubt_splits`); it is
+   fitted before the decision threshold, and must-abstain clips called `mixed` count against that
+   one's budget; the synchrony gate (`verdict.Calibration.min_sync`,
    and with `fit(tiers=True)` a second tier above it, `sure_sync`, below which a verdict must be
    `decide_weak_sync` sure and is never `mixed`) is searched with steps 3 and 4: the setting that
    decides no must-abstain clip at HIGH_CONFIDENCE or more, nor leaves one that sure within

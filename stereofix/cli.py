@@ -549,11 +549,13 @@ def train_calibrate(
     """Fit the verdict thresholds and probability calibration on validation clips (never the benchmark)."""
     _setup(quiet, False, threads)
     from stereofix.infer import Analyzer
-    from stereofix.train.calibrate import fit, load_scores, save_scores, score_clips
+    from stereofix.train.calibrate import MIXED_SCOPES, fit, load_scores, save_scores, score_clips
     from stereofix import windows
     from stereofix.weights import load_checkpoint, save_checkpoint, sha256_of
 
     try:
+        if mixed_scope not in MIXED_SCOPES:  # before the scoring, which can take an hour
+            raise InputError(f"--mixed-scope {mixed_scope}: expected one of {', '.join(MIXED_SCOPES)}")
         analyzer = Analyzer.load(weights, device.value)
         sha = sha256_of(weights)
         by_folder = load_scores(scores, sha, attention_prior) if scores is not None else {}

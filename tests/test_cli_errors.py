@@ -167,3 +167,12 @@ def test_synth_names_an_unknown_scene_type_and_writes_nothing(tmp_path):
     _one_clear_line(r)
     assert "offscren" in r.stderr and "offscreen" in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_train_calibrate_names_an_unknown_mixed_scope_before_scoring(tmp_path):
+    """Scoring the validation folders can take an hour: a misspelt scope fails at once, one line."""
+    r = _run("train", "calibrate", str(tmp_path / "none.pt"), "--clips", str(tmp_path), "--mixed-scope", "evry",
+             "--out", str(tmp_path / "cal.pt"))
+    _one_clear_line(r)
+    assert "--mixed-scope evry" in r.stderr and "every" in r.stderr
+    assert not (tmp_path / "cal.pt").exists()

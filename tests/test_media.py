@@ -109,8 +109,6 @@ def test_overlapping_windows_get_the_frames_of_one_full_decode(tmp_path):
     got the first time, and every frame of their stretches is the one a plain full decode gives,
     B-frames included (session 34: seeking back for each repeated instant had made decoding a short
     file quadratic, and left some B-frames decoded against a skipped reference)."""
-    import av
-
     path = stereo_clip(tmp_path / "v.mp4", np.stack([noise(1, 2), noise(2, 2)]))
     once = [0.1, 0.35, 0.6, 0.85]
     again = sorted(once + [0.35, 0.6, 0.85, 1.1, 0.6, 0.85, 1.1, 1.35])  # windows a quarter apart
@@ -120,13 +118,9 @@ def test_overlapping_windows_get_the_frames_of_one_full_decode(tmp_path):
     for t, frame, when in zip(again, got, shown):
         if t in once:
             assert np.array_equal(frame, plain[once.index(t)]) and when == plain_shown[once.index(t)]
-    with av.open(str(path)) as c:
-        full = {round(f.time, 4): f.reformat(width=32, height=18, format="gray", interpolation="FAST_BILINEAR").to_ndarray()
-                for f in c.decode(c.streams.video[0])}
-    for (shown_at, grey), (a, b) in zip(whole.gathered(), whole.spans):
+    _assert_gathered_as_a_full_decode_gives(path, whole)
+    for (shown_at, _), (a, b) in zip(whole.gathered(), whole.spans):
         assert len(shown_at) == len([k for k in range(2 * FPS) if a <= k / FPS < b])
-        for t, g in zip(shown_at, grey):
-            assert np.array_equal(g, full[round(float(t), 4)])
 
 
 def test_whole_stretches_match_a_full_decode_when_the_decoder_runs_many_threads(tmp_path, monkeypatch):
@@ -135,8 +129,6 @@ def test_whole_stretches_match_a_full_decode_when_the_decoder_runs_many_threads(
     threads and the fixed 0.3 s of session 34, 3 of these 125 whole frames came out missing or
     decoded against a skipped B-frame."""
     import contextlib
-
-    import av
 
     from stereofix.media import decode
 
@@ -161,13 +153,24 @@ def test_whole_stretches_match_a_full_decode_when_the_decoder_runs_many_threads(
     times = sorted(float(s + k * 0.25) for s in starts for k in range(8))
     whole = media.WholeSpans([(s, s + 1.0) for s in starts], (64, 36))
     media.read_frames_also(path, times, [], None, size=(64, 36), skip_b_frames=True, whole=whole)
-    with av.open(str(path)) as c:
-        full = {round(f.time, 4): f.reformat(width=64, height=36, format="gray", interpolation="FAST_BILINEAR").to_ndarray()
-                for f in c.decode(c.streams.video[0])}
-    for (shown_at, grey), (a, b) in zip(whole.gathered(), whole.spans):
+    full = _assert_gathered_as_a_full_decode_gives(path, whole)
+    for (shown_at, _), (a, b) in zip(whole.gathered(), whole.spans):
         assert [round(float(t), 4) for t in shown_at] == [t for t in sorted(full) if a <= t < b]
+
+
+def _assert_gathered_as_a_full_decode_gives(path, whole: media.WholeSpans) -> dict[float, np.ndarray]:
+    """Every frame `whole` gathered equals the one a plain full decode of `path` gives (grey, at
+    its size); returns that decode's frames by time (4 decimals), for the caller's count checks."""
+    import av
+
+    with av.open(str(path)) as c:
+        full = {round(f.time, 4): f.reformat(width=whole.size[0], height=whole.size[1], format="gray",
+                                             interpolation="FAST_BILINEAR").to_ndarray()
+                for f in c.decode(c.streams.video[0])}
+    for shown_at, grey in whole.gathered():
         for t, g in zip(shown_at, grey):
             assert np.array_equal(g, full[round(float(t), 4)])
+    return full
 
 
 def test_window_inputs_gather_every_frame_of_each_windows_first_stretch(tmp_path):
